@@ -1,0 +1,80 @@
+"""Input validation shared by every public entry point.
+
+One convention for the whole library (DESIGN.md): a mask is a ``valid`` map,
+``N x 1 x H x W``, floating point, values exactly 0 or 1, **1 = known pixel, 0 = hole**.
+"""
+from __future__ import annotations
+
+import torch
+
+VALID_CONVENTION = "a `valid` mask: float tensor of shape N x 1 x H x W with values exactly 0 or 1 (1 = known pixel, 0 = hole)"
+
+
+def check_image(image: torch.Tensor, name: str = "image") -> torch.Tensor:
+    """Check that ``image`` is a float ``N x C x H x W`` tensor in [0, 1]; return it unchanged."""
+    if not isinstance(image, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor of shape N x C x H x W in [0, 1], got {type(image).__name__}")
+    if image.dim() != 4:
+        raise ValueError(f"{name} must have shape N x C x H x W (4 dimensions), got shape {tuple(image.shape)}")
+    if image.numel() == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(image.shape)})")
+    if not image.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor with values in [0, 1], got dtype {image.dtype}")
+    lo, hi = float(image.min()), float(image.max())
+    if lo < -1e-6 or hi > 1 + 1e-6:
+        raise ValueError(f"{name} values must lie in [0, 1], got range [{lo:.4g}, {hi:.4g}] (convert 0..255 images with x / 255)")
+    return image
+
+
+def check_valid(
+    valid: torch.Tensor,
+    image: torch.Tensor | None = None,
+    *,
+    name: str = "valid",
+    require_hole: bool = False,
+    require_known: bool = False,
+) -> torch.Tensor:
+    """Check a ``valid`` mask and return it unchanged.
+
+    Raises ``ValueError`` naming the problem and the expected form when the mask has the
+    wrong type, shape or dtype, is empty, is not binary, or does not match ``image`` in batch
+    size or spatial size. With ``require_hole`` every mask in the batch must contain at least
+    one hole pixel (an "empty" mask has nothing to inpaint); with ``require_known`` every mask
+    must keep at least one known pixel (an all-hole mask leaves nothing to condition on).
+    """
+    if not isinstance(valid, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, {VALID_CONVENTION}; got {type(valid).__name__}")
+    if valid.dim() != 4 or valid.shape[1] != 1:
+        raise ValueError(f"{name} must be {VALID_CONVENTION}; got shape {tuple(valid.shape)}")
+    if valid.numel() == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(valid.shape)}); expected {VALID_CONVENTION}")
+    if not valid.is_floating_point():
+        raise ValueError(
+            f"{name} must be {VALID_CONVENTION}; got dtype {valid.dtype} (use valid.float())"
+        )
+    binary = (valid == 0) | (valid == 1)
+    if not bool(binary.all()):
+        bad = valid[~binary]
+        raise ValueError(
+            f"{name} must be binary (exactly 0 or 1), found {bad.numel()} other values such as {float(bad[0]):.4g}; "
+            "masks resized with bilinear interpolation get soft edges: resize with nearest neighbour "
+            f"and re-binarise. Expected {VALID_CONVENTION}"
+        )
+    if image is not None:
+        if image.dim() != 4:
+            raise ValueError(f"image must have shape N x C x H x W, got {tuple(image.shape)}")
+        if valid.shape[-2:] != image.shape[-2:]:
+            raise ValueError(
+                f"{name} has spatial size {tuple(valid.shape[-2:])} but the image has {tuple(image.shape[-2:])}; "
+                "they must match"
+            )
+        if valid.shape[0] not in (1, image.shape[0]):
+            raise ValueError(f"{name} has batch size {valid.shape[0]} but the image has {image.shape[0]}")
+    per_mask = valid.flatten(1)
+    if require_hole and bool((per_mask.min(dim=1).values == 1).any()):
+        raise ValueError(f"{name} contains a mask with no hole pixel (all ones): there is nothing to inpaint "
+                         "(1 = known, 0 = hole; did you pass a hole map instead of a valid map?)")
+    if require_known and bool((per_mask.max(dim=1).values == 0).any()):
+        raise ValueError(f"{name} contains an all-hole mask (all zeros): no known pixel is left "
+                         "(1 = known, 0 = hole; did you pass a hole map instead of a valid map?)")
+    return valid

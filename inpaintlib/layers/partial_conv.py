@@ -1,0 +1,119 @@
+"""Partial convolution (Liu et al., ECCV 2018), as used by MSFEF (Sect. 3.1, Eqs. 1-2) and PMRFN.
+
+We follow the convention of NVIDIA's published reference layer (../shared/REFERENCE.md):
+the mask is convolved with an all-ones kernel of the layer's own stride, padding and
+dilation; image borders count as holes (zero padding of the mask).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._validate import check_valid
+
+
+class PartialConv2d(nn.Conv2d):
+    r"""A convolution restricted to known pixels, with the mask update.
+
+    For a window at position :math:`p` with features :math:`X_p` and mask :math:`M_p`
+    (MSFEF Eq. 1):
+
+    .. math::
+        x'_p = W^T (X_p \odot M_p) \frac{\mathrm{sum}(\mathbf 1)}{\mathrm{sum}(M_p)} + b
+        \;\text{ if } \mathrm{sum}(M_p) > 0, \quad 0 \text{ otherwise,}
+
+    and the mask update (Eq. 2): :math:`m'_p = 1` if :math:`\mathrm{sum}(M_p) > 0`, else 0.
+
+    ``multi_channel=False`` takes a single-channel mask ``N x 1 x H x W`` (window size
+    :math:`k_H k_W`); ``multi_channel=True`` takes a mask per input channel
+    ``N x C_in x H x W`` (window size :math:`C_{in} k_H k_W`) and returns a mask with
+    ``C_out`` channels, as in the reference layer. The scaling is sum(1)/sum(M), never a
+    division of the response by sum(M); the bias is added after scaling; the mask
+    arithmetic runs without gradient.
+
+    ``forward(x, valid)`` returns ``(out, new_valid)``.
+    """
+
+    def __init__(self, *args, multi_channel: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.groups != 1:
+            raise ValueError("PartialConv2d supports groups=1 only")
+        if self.padding_mode != "zeros":
+            raise ValueError("PartialConv2d treats borders as holes and supports padding_mode='zeros' only")
+        self.multi_channel = multi_channel
+        kh, kw = self.kernel_size
+        mask_in = self.in_channels if multi_channel else 1
+        # A per-channel mask is summed over its channels before the window sum (the same sum(M_p), a
+        # C_in-times cheaper convolution), so the all-ones kernel is single-channel in both modes.
+        self.register_buffer("_ones", torch.ones(1, 1, kh, kw), persistent=False)
+        self.window = float(mask_in * kh * kw)  # sum(1) in Eq. 1
+
+    def _check_mask(self, x: torch.Tensor, valid: torch.Tensor) -> None:
+        if not self.multi_channel:
+            check_valid(valid, x)
+            return
+        expected = (f"a per-channel mask: float tensor of shape N x {self.in_channels} x H x W matching the input "
+                    f"{tuple(x.shape)}, values exactly 0 or 1 (1 = known, 0 = hole)")
+        if not isinstance(valid, torch.Tensor):
+            raise ValueError(f"multi-channel PartialConv2d expects {expected}; got {type(valid).__name__}")
+        if valid.dim() != 4 or valid.shape[1] != self.in_channels:
+            raise ValueError(f"multi-channel PartialConv2d expects {expected}; got shape {tuple(valid.shape)}")
+        if valid.shape[-2:] != x.shape[-2:]:
+            raise ValueError(f"mask has spatial size {tuple(valid.shape[-2:])} but the input has "
+                             f"{tuple(x.shape[-2:])}; they must match")
+        if valid.shape[0] not in (1, x.shape[0]):
+            raise ValueError(f"mask has batch size {valid.shape[0]} but the input has {x.shape[0]}")
+        if not valid.is_floating_point():
+            raise ValueError(f"multi-channel PartialConv2d expects {expected}; got dtype {valid.dtype} "
+                             "(use valid.float())")
+        if not bool(((valid == 0) | (valid == 1)).all()):
+            raise ValueError("mask must be binary (exactly 0 or 1; 1 = known, 0 = hole)")
+
+    def forward(self, x: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: D102
+        self._check_mask(x, valid)
+        valid = valid.detach()  # the mask is data, never a parameter: no gradient reaches it
+        # Mask arithmetic in at least float32 and outside autocast: sum(M_p) is an integer up to
+        # C_in*kH*kW, which float16/bfloat16 cannot hold exactly (and 1e-8 underflows in float16).
+        mdtype = torch.promote_types(x.dtype, torch.float32)
+        with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
+            m = valid.to(mdtype)
+            if self.multi_channel:
+                m = m.sum(dim=1, keepdim=True)
+            count = F.conv2d(m, self._ones.to(mdtype), None, self.stride, self.padding, self.dilation)  # sum(M_p)
+            new_valid = count.clamp(0, 1)  # Eq. 2
+            # Fast paths, decided with a single host sync: every input pixel known (skip X o M), every
+            # window touches a known pixel (no zeroing of the bias), every window fully known (ratio = 1).
+            all_known, all_covered, ratio_one = torch.stack(
+                [valid.amin() == 1, count.amin() > 0, (count == self.window).all()]).tolist()
+            # sum(1)/sum(M_p) where sum(M_p) > 0, else 0 (count is an integer, so clamp(min=1) is exact)
+            ratio = (self.window / count.clamp(min=1.0) * new_valid).to(x.dtype)
+        new_valid = new_valid.to(x.dtype)
+        out_valid = new_valid.expand(-1, self.out_channels, -1, -1) if self.multi_channel else new_valid
+        xm = x if all_known else x * valid.to(x.dtype)  # X o M
+        if ratio_one:  # sum(1)/sum(M_p) = 1 everywhere: Eq. 1 is the plain convolution
+            return F.conv2d(xm, self.weight, self.bias, self.stride, self.padding, self.dilation), out_valid
+        # In place on the fresh convolution output (its backward does not need it): no new large tensors.
+        out = F.conv2d(xm, self.weight, None, self.stride, self.padding, self.dilation).mul_(ratio)  # Eq. 1
+        if self.bias is not None:
+            if all_covered:  # sum(M_p) > 0 everywhere
+                out = out.add_(self.bias.view(1, -1, 1, 1))
+            else:  # + b where sum(M_p) > 0; exactly 0 (bias included) elsewhere, as ratio is 0 there
+                out = out.addcmul_(self.bias.view(1, -1, 1, 1), new_valid)
+        return out, out_valid
+
+
+def maxpool_mask_update(valid: torch.Tensor, kernel_size: int = 3, stride: int = 1, padding: int | None = None,
+                        dilation: int = 1) -> torch.Tensor:
+    """MSA-Net's mask update: a max-pool over the valid map (MSA-Net Sect. 3.4, Fig. 9; after Uhrig et al. 2017).
+
+    A position becomes known when any pixel in its window is known, i.e. the same rule as
+    Eq. 2 of partial convolution, computed with ``max_pool2d`` instead of a convolution.
+    Borders count as holes (the pool pads with zeros, never with ones).
+    """
+    check_valid(valid)
+    if padding is None:
+        padding = dilation * (kernel_size - 1) // 2
+    # max_pool2d pads with -inf; pad with zeros explicitly so borders are holes.
+    padded = F.pad(valid, (padding, padding, padding, padding), value=0.0)
+    return F.max_pool2d(padded, kernel_size, stride=stride, padding=0, dilation=dilation)

@@ -1,0 +1,69 @@
+"""The one mask convention (1 = known, 0 = hole) is checked with errors that name the problem."""
+import pytest
+import torch
+
+from inpaintlib._validate import check_image, check_valid
+
+
+def _valid(n=2, h=8, w=8):
+    v = torch.ones(n, 1, h, w)
+    v[:, :, 2:5, 3:6] = 0
+    return v
+
+
+def test_a_well_formed_mask_passes_unchanged():
+    v = _valid()
+    assert check_valid(v, torch.rand(2, 3, 8, 8)) is v
+
+
+@pytest.mark.parametrize(
+    "mask, words",
+    [
+        (torch.ones(2, 8, 8), "shape"),  # missing channel axis
+        (torch.ones(2, 3, 8, 8), "shape"),  # an RGB mask
+        (torch.ones(2, 1, 8, 8, dtype=torch.bool), "dtype"),
+        (torch.ones(2, 1, 8, 8, dtype=torch.uint8), "dtype"),
+        (torch.full((2, 1, 8, 8), 0.5), "binary"),
+        (torch.ones(0, 1, 8, 8), "empty"),
+        ([[1.0]], "torch.Tensor"),
+    ],
+)
+def test_malformed_masks_raise_value_error_naming_the_problem(mask, words):
+    with pytest.raises(ValueError, match=words):
+        check_valid(mask)
+
+
+def test_error_message_states_the_expected_convention():
+    with pytest.raises(ValueError, match="1 = known pixel, 0 = hole"):
+        check_valid(torch.full((1, 1, 4, 4), 0.5))
+
+
+def test_mask_of_the_wrong_size_for_the_image_is_rejected():
+    with pytest.raises(ValueError, match="spatial size"):
+        check_valid(_valid(h=8, w=8), torch.rand(2, 3, 8, 9))
+    with pytest.raises(ValueError, match="batch size"):
+        check_valid(_valid(n=2), torch.rand(3, 3, 8, 8))
+
+
+def test_empty_and_all_hole_masks_are_rejected_where_they_make_no_sense():
+    no_hole = torch.ones(1, 1, 4, 4)
+    all_hole = torch.zeros(1, 1, 4, 4)
+    check_valid(no_hole)  # allowed by default (e.g. inside a network)
+    check_valid(all_hole)
+    with pytest.raises(ValueError, match="no hole"):
+        check_valid(no_hole, require_hole=True)
+    with pytest.raises(ValueError, match="all-hole"):
+        check_valid(all_hole, require_known=True)
+
+
+@pytest.mark.parametrize(
+    "image, words",
+    [
+        (torch.rand(3, 8, 8), "4 dimensions"),
+        (torch.randint(0, 255, (1, 3, 8, 8)), "floating-point"),
+        (torch.rand(1, 3, 8, 8) * 255, r"\[0, 1\]"),
+    ],
+)
+def test_bad_images_raise_value_error(image, words):
+    with pytest.raises(ValueError, match=words):
+        check_image(image)

@@ -1,0 +1,218 @@
+"""Checkpoint I/O (safetensors + JSON sidecar, atomic writes, hash check) and the weights manifest."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from inpaintlib import weights as W
+
+
+@dataclasses.dataclass(frozen=True)
+class TinyConfig:
+    width: int = 4
+    kernel: tuple = (3, 3)
+
+
+class Tiny(torch.nn.Module):
+    def __init__(self, seed: int = 0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.config = TinyConfig()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.bn = torch.nn.BatchNorm2d(4)
+
+
+def _files(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()}
+
+
+def test_round_trip_keeps_tensors_and_meta(tmp_path):
+    m = Tiny(1)
+    path = tmp_path / "model.safetensors"
+    side = W.save_checkpoint(path, m, {"config": m.config, "scale": "ci", "step": 7, "metrics": {"psnr": 21.5},
+                                      "chapter": "foundations"})
+    assert _files(tmp_path) == {"model.safetensors", "model.json"}
+    tensors, meta = W.load_checkpoint(path)
+    sd = m.state_dict()
+    assert set(tensors) == set(sd)
+    for k, v in sd.items():
+        assert torch.equal(tensors[k], v), k
+    assert meta == side
+    assert meta["config"] == {"width": 4, "kernel": [3, 3]}
+    assert (meta["scale"], meta["step"], meta["metrics"], meta["chapter"]) == ("ci", 7, {"psnr": 21.5}, "foundations")
+    assert meta["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert meta["size"] == path.stat().st_size
+    assert meta["library_version"] and meta["git_commit"]
+    dt.datetime.fromisoformat(meta["created"].replace("Z", "+00:00"))
+    # the sidecar is plain JSON on disk
+    assert json.loads((tmp_path / "model.json").read_text())["sha256"] == meta["sha256"]
+
+
+def test_load_into_restores_module_and_strict_rejects_other_keys(tmp_path):
+    src, dst = Tiny(1), Tiny(2)
+    W.save_checkpoint(tmp_path / "m.safetensors", src, {"step": 1})
+    assert not torch.equal(src.conv.weight, dst.conv.weight)
+    meta = W.load_into(dst, tmp_path / "m.safetensors")
+    assert meta["step"] == 1
+    assert torch.equal(src.conv.weight, dst.conv.weight)
+    other = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3))
+    with pytest.raises(RuntimeError):
+        W.load_into(other, tmp_path / "m.safetensors")
+    meta = W.load_into(other, tmp_path / "m.safetensors", strict=False)
+    assert "0.weight" in meta["missing_keys"] and "conv.weight" in meta["unexpected_keys"]
+
+
+def test_flipped_byte_is_refused_with_both_hashes(tmp_path):
+    path = tmp_path / "m.safetensors"
+    W.save_checkpoint(path, {"w": torch.arange(64, dtype=torch.float32)}, {})
+    expected = W.read_sidecar(path)["sha256"]
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0xFF  # inside the tensor data, so the file still parses
+    path.write_bytes(bytes(data))
+    actual = hashlib.sha256(bytes(data)).hexdigest()
+    with pytest.raises(ValueError) as e:
+        W.load_checkpoint(path)
+    assert expected in str(e.value) and actual in str(e.value)
+    tensors, _ = W.load_checkpoint(path, verify=False)  # explicit opt-out still works
+    assert not torch.equal(tensors["w"], torch.arange(64, dtype=torch.float32))
+
+
+def test_missing_sidecar_is_refused_when_verifying(tmp_path):
+    path = tmp_path / "m.safetensors"
+    W.save_checkpoint(path, {"w": torch.ones(3)}, {})
+    (tmp_path / "m.json").unlink()
+    with pytest.raises(ValueError, match="sidecar"):
+        W.load_checkpoint(path)
+    assert W.load_checkpoint(path, verify=False)[1] == {}
+
+
+def test_failed_write_leaves_no_partial_file_and_keeps_old_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "m.safetensors"
+    W.save_checkpoint(path, {"w": torch.zeros(1000)}, {"step": 1})
+    before = (path.read_bytes(), (tmp_path / "m.json").read_bytes())
+
+    real_fsync = os.fsync
+    calls = {"n": 0}
+
+    def failing_fsync(fd):  # the first temp file is written and flushed, then the "disk" fails
+        calls["n"] += 1
+        raise OSError("simulated disk failure")
+
+    monkeypatch.setattr(W.os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="simulated"):
+        W.save_checkpoint(path, {"w": torch.ones(1000)}, {"step": 2})
+    assert calls["n"] >= 1
+    monkeypatch.setattr(W.os, "fsync", real_fsync)
+    assert _files(tmp_path) == {"m.safetensors", "m.json"}  # no temp files left behind
+    assert (path.read_bytes(), (tmp_path / "m.json").read_bytes()) == before
+    tensors, meta = W.load_checkpoint(path)
+    assert meta["step"] == 1 and torch.equal(tensors["w"], torch.zeros(1000))
+
+    # failing while moving the sidecar into place: no temp file stays, and the mismatched pair is refused
+    real_replace = os.replace
+
+    def failing_second_replace(src, dst):
+        if str(dst).endswith(".json"):
+            raise OSError("simulated rename failure")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(W.os, "replace", failing_second_replace)
+    with pytest.raises(OSError):
+        W.save_checkpoint(path, {"w": torch.ones(1000)}, {"step": 3})
+    monkeypatch.setattr(W.os, "replace", real_replace)
+    assert _files(tmp_path) == {"m.safetensors", "m.json"}
+    with pytest.raises(ValueError, match="sha256"):
+        W.load_checkpoint(path)
+
+
+def test_unserialisable_meta_fails_before_writing(tmp_path):
+    with pytest.raises(TypeError):
+        W.save_checkpoint(tmp_path / "m.safetensors", {"w": torch.ones(2)}, {"bad": object()})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_shared_tensors_are_saved(tmp_path):
+    lin = torch.nn.Linear(3, 3)
+    tied = torch.nn.ModuleDict({"a": lin, "b": lin})  # tied weights share storage
+    W.save_checkpoint(tmp_path / "t.safetensors", tied, {})
+    tensors, _ = W.load_checkpoint(tmp_path / "t.safetensors")
+    assert torch.equal(tensors["a.weight"], tensors["b.weight"])
+
+
+def test_optimizer_and_scheduler_state_round_trip_exactly():
+    m = torch.nn.Linear(3, 2)
+    opt = torch.optim.Adam(m.parameters(), lr=0.1, betas=(0.5, 0.9))
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=0, factor=0.5)
+    m(torch.randn(4, 3)).sum().backward()
+    opt.step()
+    sched.step(1.0)
+    sched.step(2.0)
+    for obj, prefix in ((opt, "optim"), (sched, "sched")):
+        sd = obj.state_dict()
+        tensors, tree = W.flatten_state(sd, prefix)
+        assert all(k.startswith(prefix + ".") for k in tensors)
+        tree = json.loads(json.dumps(tree, allow_nan=False))  # strict JSON, no pickles
+        back = W.unflatten_state(tree, tensors)
+        assert _deep_equal(back, sd), prefix
+
+
+def _deep_equal(a, b) -> bool:
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_deep_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(_deep_equal(x, y) for x, y in zip(a, b))
+    return a == b and type(a) is type(b)
+
+
+def _two_sources(rel: str):
+    return [{"type": "repository", "path": rel},
+            {"type": "notebook", "notebook": "notebooks/foundations/02_training.py", "scale": "ci"}]
+
+
+def test_manifest_add_find_verify(tmp_path):
+    (tmp_path / "weights").mkdir()
+    ck = tmp_path / "weights" / "tiny_ci.safetensors"
+    W.save_checkpoint(ck, Tiny(0), {"scale": "ci", "git_commit": "abc1234"})
+    man = W.Manifest(tmp_path / "weights" / "manifest.json")
+    assert len(man) == 0 and man.find("tiny") is None
+    entry = man.add_entry("tiny", chapter="foundations", model="Tiny", scale="ci", file="weights/tiny_ci.safetensors",
+                          sources=_two_sources("weights/tiny_ci.safetensors"), metrics={"psnr": 20.0})
+    assert entry["sha256"] == W.sha256_file(ck) and entry["size"] == ck.stat().st_size
+    assert entry["commit"] == "abc1234"
+    again = W.Manifest(tmp_path / "weights" / "manifest.json")  # persisted
+    assert again.find("tiny") == entry
+    assert again.verify("tiny") is True
+    assert again.verify(entry, ck) is True
+    with pytest.raises(ValueError, match="already"):
+        again.add_entry("tiny", chapter="c", model="m", scale="ci", file="weights/tiny_ci.safetensors",
+                        sources=_two_sources("weights/tiny_ci.safetensors"))
+    with pytest.raises(ValueError, match="two sources"):
+        again.add_entry("one", chapter="c", model="m", scale="ci", file="weights/tiny_ci.safetensors",
+                        sources=_two_sources("weights/tiny_ci.safetensors")[:1])
+    with pytest.raises(ValueError, match="https"):
+        again.add_entry("u", chapter="c", model="m", scale="ci", file="weights/tiny_ci.safetensors",
+                        sources=[{"type": "url", "url": "ftp://x"}, _two_sources("w")[1]])
+    data = bytearray(ck.read_bytes())
+    data[-1] ^= 1
+    ck.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="sha256"):
+        again.verify("tiny")
+
+
+def test_repository_manifest_is_valid_and_every_entry_has_two_sources():
+    man = W.Manifest()  # weights/manifest.json of this repository
+    assert man.path.is_file()
+    raw = json.loads(man.path.read_text())
+    assert isinstance(raw["checkpoints"], list) and raw["schema_version"] == W.MANIFEST_SCHEMA_VERSION
+    for e in man:
+        assert {"name", "chapter", "model", "scale", "file", "sha256", "size", "sources", "metrics", "commit"} <= set(e)
+        assert len(e["sources"]) >= 2
