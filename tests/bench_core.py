@@ -1,8 +1,14 @@
-"""Benchmark: PartialConv2d forward+backward time relative to nn.Conv2d of the same shape.
+"""Benchmark: PartialConv2d forward+backward time relative to nn.Conv2d of the same shape, and the
+training loop's images per second at ci scale.
 
 Not a test (no ``test_`` functions; pytest does not collect it). Run from the repository root:
 
-    python tests/bench_core.py [--device cuda] [--repeats 10] [--quick]
+    python tests/bench_core.py [--device cuda] [--repeats 10] [--quick] [--train-steps 60]
+
+The second table trains the MSFEF chapter's ci configuration (32 px crops of the sample scenes,
+batch 8, random-weight VGG16 loss network, as the chapter's 02_training notebook does) with
+``inpaintlib.train.train`` for ``--train-steps`` steps, without evaluation or intermediate checkpoints,
+and reports images per second over the steps after the first ten (warm-up). ``--train-steps 0`` skips it.
 
 For each shape, both layers run forward + backward (``out.sum().backward()``) on the same
 input; the time is the median of ``--repeats`` runs (the two layers interleaved, run by run)
@@ -107,6 +113,7 @@ def main(argv=None) -> None:
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                    help="wall: time.perf_counter; cpu: time.process_time, robust on a loaded machine but only "
                         "meaningful with --threads 1 on the CPU")
+    p.add_argument("--train-steps", type=int, default=60, help="steps of the training-loop benchmark (0: skip)")
     args = p.parse_args(argv)
     if args.clock == "cpu" and args.device != "cpu":
         p.error("--clock cpu measures host CPU time; use --clock wall with --device cuda")
@@ -121,6 +128,32 @@ def main(argv=None) -> None:
     for shape in shapes:
         t_conv, t_pconv = bench_shape(*shape, device, args.warmup, args.repeats, clock=clock)
         print(f"{shape[0]:<28} {1e3 * t_conv:>10.2f} {1e3 * t_pconv:>10.2f} {t_pconv / t_conv:>7.2f}")
+    if args.train_steps > 0:
+        bench_training(args.train_steps, args.device)
+
+
+def bench_training(steps: int, device: str, warm: int = 10) -> None:
+    """Images per second of ``inpaintlib.train.train`` on the MSFEF ci recipe (see the module docstring)."""
+    import json
+    import tempfile
+
+    from inpaintlib.data import SampleScenes
+    from inpaintlib.losses import VGGFeatures
+    from inpaintlib.models.msfef import MSFEFConfig, msfef_training, train_msfef
+
+    steps = max(steps, warm + 5)
+    cfg = MSFEFConfig.ci()
+    recipe = msfef_training("ci", steps=steps, eval_every=None, ckpt_every=None, log_every=1, device=device)
+    vgg = VGGFeatures(recipe.vgg_arch, recipe.vgg_layers, backbone="random")
+    data = SampleScenes("train", size=cfg.image_size, seed=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        train_msfef(cfg, recipe, data, tmp, vgg=vgg, progress=False, resume=False)
+        times = [json.loads(line)["time"] for line in open(Path(tmp) / "metrics.jsonl") if '"time"' in line]
+    per_step = (times[-1] - times[warm - 1]) / (len(times) - warm)
+    batch = recipe.train.batch_size
+    print(f"\ntraining loop, MSFEF ci recipe ({cfg.image_size} px, batch {batch}, depth {cfg.depth}, random VGG16), "
+          f"{device}: {per_step * 1e3:.1f} ms/step, {batch / per_step:.1f} images/s "
+          f"(steps {warm + 1}-{len(times)} of {steps})")
 
 
 if __name__ == "__main__":

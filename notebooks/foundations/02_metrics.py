@@ -113,7 +113,8 @@ display(Markdown(
 # %% [markdown]
 # ## The protocol object
 # `inpaintlib.metrics.Protocol` holds these choices and `evaluate` writes it under every table it produces. The
-# defaults follow the most common practice (REFERENCE.md, "Metrics"):
+# defaults follow the most common practice of published evaluation code: the composite, scored over the whole image,
+# SSIM with Wang et al.'s window:
 
 # %%
 proto = Q.Protocol(metrics=("psnr", "ssim", "l1", "lpips"))

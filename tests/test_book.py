@@ -1,0 +1,157 @@
+"""The book end to end: every notebook of ``_toc.yml`` executed at CI scale through ``inpaintlib.reproduce`` (the
+same command as ``make book``), the book built with warnings as errors, its links resolved, and every page checked
+in headless Chromium (``tests/browser_check.py``).
+
+The heavy part is marked ``book`` and runs once per session (``pytest -m book``; ``pytest -m "not book"`` skips
+it). The test of the browser check itself, on a hand-made broken page, is quick and unmarked.
+"""
+import json
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import browser_check  # noqa: E402  (tests/ is not a package)
+
+needs_chromium = pytest.mark.skipif(
+    not any(shutil.which(c) for c in ("chromium", "chromium-browser", "google-chrome")),
+    reason="Chromium is not installed (apt-get install chromium)",
+)
+
+
+@pytest.fixture(scope="session")
+def built_book():
+    """Run the pipeline once: notebooks at CI scale (cached when unchanged), report, book build."""
+    res = subprocess.run([sys.executable, "-m", "inpaintlib.reproduce", "--scale", "ci", "--timeout", "1200"],
+                         cwd=ROOT, capture_output=True, text=True)
+    if res.returncode != 0:
+        pytest.fail(f"python -m inpaintlib.reproduce --scale ci failed (exit {res.returncode}):\n"
+                    f"{res.stderr[-4000:]}\n{res.stdout[-3000:]}")
+    return HTML
+
+
+def toc_docs() -> list[str]:
+    import yaml
+
+    from inpaintlib.reproduce import _toc_files
+
+    return [re.sub(r"\.(md|ipynb)$", "", f) for f in _toc_files(yaml.safe_load((ROOT / "_toc.yml").read_text()))]
+
+
+@pytest.mark.book
+def test_every_notebook_ran_at_ci_scale_and_recorded_key_numbers(built_book):
+    from inpaintlib.reproduce import toc_notebooks
+
+    state = json.loads((ROOT / "_build" / "reproduce" / "state.json").read_text())["notebooks"]
+    notebooks = toc_notebooks(ROOT)
+    assert notebooks, "_toc.yml lists no notebooks"
+    for nb in notebooks:
+        entry = state.get(nb.doc)
+        assert entry is not None, f"{nb.doc} was not run by the pipeline"
+        assert entry["status"] == "ok" and entry["scale"] == "ci", (nb.doc, entry.get("error"))
+        assert entry["key_numbers"], f"{nb.doc} recorded no key numbers (inpaintlib.reproduce.record)"
+
+
+@pytest.mark.book
+def test_report_page_lists_every_notebook_with_its_run(built_book):
+    from inpaintlib.reproduce import toc_notebooks
+
+    page = (built_book / "book" / "report.html").read_text()
+    text = re.sub(r"<[^>]+>", " ", page)
+    for nb in toc_notebooks(ROOT):
+        short = nb.doc.removeprefix("notebooks/")
+        assert short in text, f"the report page does not list {nb.doc}"
+    for column in ("status", "wall time", "scale", "commit", "key numbers"):
+        assert column in text
+
+
+@pytest.mark.book
+def test_every_toc_page_is_built(built_book):
+    missing = [d for d in toc_docs() if not (built_book / f"{d}.html").is_file()]
+    assert not missing, f"pages of _toc.yml missing from the built book: {missing}"
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"])
+        for key in ("href", "src"):
+            if a.get(key) and not (tag == "link" and a.get("rel") in ("canonical",)):
+                self.links.append(a[key])
+
+
+@pytest.mark.book
+def test_internal_links_and_anchors_resolve(built_book):
+    parsed: dict[Path, _Links] = {}
+
+    def parse(path: Path) -> _Links:
+        if path not in parsed:
+            p = _Links()
+            p.feed(path.read_text(errors="replace"))
+            parsed[path] = p
+        return parsed[path]
+
+    broken = []
+    pages = [p for p in built_book.rglob("*.html") if not p.relative_to(built_book).parts[0].startswith("_")]
+    for page in pages:
+        for link in parse(page).links:
+            url = urlparse(link)
+            if url.scheme or link.startswith(("//", "mailto:", "javascript:", "data:")):
+                continue
+            target = (page.parent / unquote(url.path)).resolve() if url.path else page
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                broken.append(f"{page.relative_to(built_book)} -> {link}")
+            elif url.fragment and target.suffix == ".html" and unquote(url.fragment) not in parse(target).ids:
+                broken.append(f"{page.relative_to(built_book)} -> {link} (no such anchor)")
+    assert not broken, "broken internal links:\n" + "\n".join(broken[:30])
+
+
+@pytest.mark.book
+@needs_chromium
+def test_every_page_passes_the_browser_check_and_landing_pages_are_screenshotted(built_book):
+    shots = ROOT / "_build" / "screenshots"
+    problems = browser_check.check_book(built_book, shots, verbose=False)
+    assert not problems, "browser check:\n" + "\n".join(problems)
+    landing = [d for d in toc_docs() if d.startswith("book/")]
+    for doc in landing:
+        assert (shots / ("_".join(Path(doc).parts) + ".png")).stat().st_size > 10_000, doc
+
+
+@needs_chromium
+def test_browser_check_reports_broken_image_raw_math_traceback_and_figureless_notebook(tmp_path):
+    site = tmp_path / "html"
+    (site / "notebooks" / "ch").mkdir(parents=True)
+    (site / "book").mkdir()
+    (site / "index.html").write_text("<html><body>redirect</body></html>")
+    (site / "book" / "intro.html").write_text(
+        "<html><body><article><p>Raw display math $$x^2$$ was never typeset.</p>"
+        '<span class="math">\\(a+b\\)</span><img src="missing.png"></article>'
+        '<script src="_static/missing.js"></script></body></html>')
+    (site / "notebooks" / "ch" / "01_x.html").write_text(
+        '<html><body><article><div class="cell_output"><div class="output traceback">'
+        "Traceback (most recent call last):\n  ValueError: boom</div></div></article></body></html>")
+    problems = browser_check.check_book(site, tmp_path / "shots", verbose=False, timeout=30)
+    text = "\n".join(problems)
+    assert "book/intro.html: image did not load" in text
+    assert "book/intro.html: 1 math elements but no MathJax output" in text
+    assert "raw TeX left in the text" in text
+    assert "book/intro.html: 404 for" in text and "missing.js" in text
+    assert "notebooks/ch/01_x.html: an output shows a Python traceback" in text
+    assert "notebooks/ch/01_x.html: chapter notebook page shows no figure" in text
+    assert (tmp_path / "shots" / "book_intro.png").is_file()
