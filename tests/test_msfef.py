@@ -178,7 +178,9 @@ def test_paper_recipe_carries_the_papers_values_and_ci_changes_are_listed():
     ci = msfef_training("ci")
     changed = changes_from_paper(ci)
     assert changed["vgg_backbone"] == ("imagenet", "random")
-    assert "loss_weights" not in changed and "train.lr" not in changed
+    assert "loss_weights" not in changed
+    assert changed["train.lr"] == (3e-3, 1e-3)  # ci: constant 1e-3 stands in for the plateau-reduced rate
+    assert changed["train.lr_schedule"] == ("plateau", "constant")
 
 
 def test_multi_rectangle_masks_reach_the_drawn_hole_ratio_with_paper_sized_rectangles():
@@ -196,3 +198,15 @@ def test_multi_rectangle_masks_reach_the_drawn_hole_ratio_with_paper_sized_recta
     one = msfef_multi_rectangle_mask(64, 64, np.random.default_rng(1), hole_range=(0.0, 1e-6))
     rows, cols = np.where(one == 0)  # a single rectangle: sides between 0.1 and 0.25 of the height
     assert 7 <= np.ptp(rows) + 1 <= 16 and 7 <= np.ptp(cols) + 1 <= 16
+
+
+def test_trained_checkpoint_names_the_notebook_when_missing(tmp_path, monkeypatch):
+    from inpaintlib.models.msfef import trained_checkpoint
+
+    monkeypatch.setenv("INPAINTLIB_ARTIFACTS", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="02_training"):
+        trained_checkpoint("ci")
+    ckpt = tmp_path / "paper" / "msfef" / "helen" / "model.safetensors"
+    ckpt.parent.mkdir(parents=True)
+    ckpt.write_bytes(b"x")
+    assert trained_checkpoint("paper", data_root="/data") == ckpt

@@ -204,9 +204,10 @@ except ValueError as e:
 #
 # Partial convolutions fill the hole from its border inwards: after a $k \times k$ window with stride 2, a
 # position is known if its window held any known pixel (Eq. 2). The MSFEF module passes on the 3x3 branch's
-# mask, so the network's mask grows as slowly as a plain 3x3 partial convolution's. Row 1: the mask leaving each
-# encoder stage of the paper network (256 px). Row 2: the 7x7 branch's mask in each MSFEF stage, from the same
-# input mask. Row 3: the mask the encoder would carry if the module kept the 7x7 branch's mask instead.
+# mask, so the network's mask grows as slowly as a plain 3x3 partial convolution's. Row 1 ("3x3 mask (network)"): the mask
+# leaving each encoder stage of the paper network (256 px). Row 2 ("7x7 branch"): the 7x7 branch's mask in each
+# MSFEF stage, from the same input mask. Row 3 ("7x7 mask kept"): the mask the encoder would carry if the module
+# kept the 7x7 branch's mask instead.
 # The masks depend only on kernels and strides, so a narrow copy of the paper geometry computes them.
 
 # %%
@@ -221,13 +222,12 @@ for i in range(paper_cfg.depth):
     k = 7 if i < paper_cfg.n_msfef else 3
     v = maxpool_mask_update(v, kernel_size=k, stride=2)
     chain7.append(v)
-rows = [("network (3x3 branch's mask)", chain3), ("7x7 branch inside each MSFEF", branch7),
-        ("if the 7x7 mask were kept", chain7)]
+rows = [("3x3 mask (network)", chain3), ("7x7 branch", branch7), ("7x7 mask kept", chain7)]
 fig, axes = plt.subplots(3, 9, figsize=(13, 4.6))
 for r, (label, chain) in enumerate(rows):
     axes[r, 0].imshow(hole_box[0, 0], cmap="gray", vmin=0, vmax=1)
     axes[r, 0].set_title("input" if r == 0 else "", fontsize=8)
-    axes[r, 0].set_ylabel(label, fontsize=7)
+    axes[r, 0].set_ylabel(label, fontsize=8)
     for i in range(8):
         ax = axes[r, i + 1]
         if i < len(chain):

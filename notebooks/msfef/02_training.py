@@ -16,7 +16,9 @@
 # VGG16 {cite}`simonyan2015vgg` features (pool1-pool3) of the output and the composite, weighted
 # $w_1 = 1, w_2 = 6, w_3 = 0.01, w_4 = 120$ (Eq. 5); Adam with weight decay, initial learning rate 0.003 reduced
 # on plateau, batch 32, 120 epochs. At `ci` scale the same code trains a narrow, shallow copy of the network on
-# 32 px crops of the sample scenes for a few hundred steps; every change from the paper is printed below.
+# 32 px crops of the sample scenes for a few hundred steps at a constant, lower learning rate (too few steps for
+# the plateau schedule; the reason is in `inpaintlib.models.msfef.CI_LR`); every change from the paper is printed
+# below.
 
 # %% tags=["parameters"]
 scale = "ci"
@@ -117,7 +119,7 @@ for name, (train_set, test_set) in runs.items():
 for name, (model, history, test_images, out_dir) in results.items():
     keys = [k for k in ("loss", "valid", "hole", "perceptual", "style") if k in history.train.columns]
     fig = viz.learning_curves(history.train, keys=keys, logy=True, title=f"{name}: training terms ({scale} scale)")
-    display(fig)
+    plt.show()
     ev = history.eval
     mf = evaluate(mean_fill, test_images, masks, table1_protocol(("psnr",))).table.loc["psnr", "all"]
     fig, ax = plt.subplots(figsize=(4.5, 3))

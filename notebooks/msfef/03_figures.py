@@ -32,17 +32,13 @@ from IPython.display import Markdown, display
 
 from inpaintlib.data import SampleScenes
 from inpaintlib.masks import MaskTestSet
-from inpaintlib.models.msfef import MSFEFConfig, load_msfef
-from inpaintlib.paths import artifact_dir
+from inpaintlib.models.msfef import MSFEFConfig, load_msfef, trained_checkpoint
 from inpaintlib.reproduce import record
 from data_prep.make_masks import ensure_ci_masks
 
 cfg = MSFEFConfig.for_scale(scale)
 size = cfg.image_size
-run = "helen" if (scale == "paper" and data_root is not None) else "sample_scenes"
-ckpt = artifact_dir("msfef", scale) / run / "model.safetensors"
-if not ckpt.is_file():
-    raise FileNotFoundError(f"{ckpt} is missing: run 02_training.py at scale={scale!r} first")
+ckpt = trained_checkpoint(scale, data_root)
 model = load_msfef(ckpt)
 print(f"loaded {ckpt} ({scale} scale, {model.num_parameters():,} parameters)")
 

@@ -27,6 +27,7 @@ data_root = None
 # %%
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 from IPython.display import Markdown, display
@@ -37,18 +38,15 @@ from inpaintlib.data import SampleScenes, open_dataset
 from inpaintlib.masks import MaskTestSet, irregular_thickness
 from inpaintlib.metrics import evaluate
 from inpaintlib.models.msfef import (PAPER_TABLE1, MSFEFConfig, load_msfef, predictor, rectangle_test_masks,
-                                     table1_protocol)
-from inpaintlib.paths import artifact_dir, repo_root
+                                     table1_protocol, trained_checkpoint)
+from inpaintlib.paths import repo_root
 from inpaintlib.reproduce import record
 from inpaintlib.weights import Manifest
 from data_prep.make_masks import ensure_ci_masks
 
 cfg = MSFEFConfig.for_scale(scale)
 size = cfg.image_size
-run = "helen" if (scale == "paper" and data_root is not None) else "sample_scenes"
-ckpt = artifact_dir("msfef", scale) / run / "model.safetensors"
-if not ckpt.is_file():
-    raise FileNotFoundError(f"{ckpt} is missing: run 02_training.py at scale={scale!r} first")
+ckpt = trained_checkpoint(scale, data_root)
 model = load_msfef(ckpt)
 print(f"MSFEF: {ckpt} ({scale} scale)")
 
@@ -90,7 +88,8 @@ paper_ref = pd.DataFrame({"PSNR": PAPER_TABLE1["PSNR"]["All loss + MSFEF"], "SSI
                           "L2": PAPER_TABLE1["L2"]["All loss + MSFEF"]}, index=proto.bucket_labels).T
 display(Markdown("**paper, Table 1, row \"All loss + MSFEF\"** (Helen, 256 px; reference only, other data)"))
 display(paper_ref)
-display(viz.bucket_bars(tables, metrics=["psnr", "ssim"], title=f"by hole ratio, {scale} scale"))
+viz.bucket_bars(tables, metrics=["psnr", "ssim"], title=f"by hole ratio, {scale} scale")
+plt.show()
 
 # %% [markdown]
 # ## Where are the classical baselines still ahead?
