@@ -39,7 +39,7 @@ from inpaintlib.data import SampleScenes
 from inpaintlib.metrics import Protocol, evaluate
 from inpaintlib.paths import artifact_dir, check_scale
 from inpaintlib.reproduce import record
-from inpaintlib.viz import bucket_bars, heatmap_overlay, inpaint_grid, show_image
+from inpaintlib.viz import bucket_bars, inpaint_grid, show_image
 from data_prep.make_masks import ensure_ci_masks
 
 check_scale(scale)
@@ -87,7 +87,7 @@ wins = pd.Series(best).value_counts()
 display(Markdown(
     f"At {scale} scale ({size} px, {len(masks)} masks), the highest mean PSNR per bucket goes to "
     + ", ".join(f"**{m}** in {n} of {len(best)} buckets" for m, n in wins.items())
-    + f". Over all buckets: "
+    + ". Over all buckets: "
     + ", ".join(f"{k} {r.table.loc['psnr', 'all']:.2f} dB" for k, r in results.items())
     + ". PSNR falls with the hole ratio for every method: "
     + ", ".join(f"{k} from {r.table.loc['psnr', protocol.bucket_labels[0]]:.1f} to "

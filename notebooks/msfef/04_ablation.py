@@ -146,7 +146,7 @@ psnr = runs[runs.metric == "psnr"].groupby(["variant", "seed"])["value"].mean().
 ours_mean = psnr.mean(axis=1).reindex(PAPER_TABLE1_ROWS)
 paper_mean = pd.Series({v: float(np.mean(PAPER_TABLE1["PSNR"][v])) for v in PAPER_TABLE1_ROWS})
 rank = pd.DataFrame({f"ours ({scale} scale), mean PSNR": ours_mean, "paper, Table 1, mean PSNR": paper_mean})
-rank[f"ours rank"] = ours_mean.rank(ascending=False).astype(int)
+rank["ours rank"] = ours_mean.rank(ascending=False).astype(int)
 rank["paper rank"] = paper_mean.rank(ascending=False, method="min").astype(int)
 display(rank.round(2))
 rho = float(spearmanr(ours_mean.values, paper_mean.values).statistic)

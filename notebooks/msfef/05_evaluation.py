@@ -53,7 +53,7 @@ print(f"MSFEF: {ckpt} ({scale} scale)")
 
 def test_data(size, per_bucket):
     """Test photographs and the fixed irregular test masks in Table 1's buckets, at ``size`` px."""
-    if run == "helen":
+    if ckpt.parent.name == "helen":  # the paper-scale Helen run (see trained_checkpoint)
         test_set = open_dataset("helen", Path(data_root) / "helen", "test", size)
     else:
         test_set = SampleScenes("test", size)
