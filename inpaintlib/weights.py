@@ -36,6 +36,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 import safetensors.torch
+from safetensors.torch import load as _load_safetensors_bytes  # safetensors bytes -> tensors (no pickle)
 
 __all__ = [
     "FORMAT",
@@ -318,7 +319,8 @@ def load_checkpoint(path: str | os.PathLike, verify: bool = True, device: str | 
         if expected != actual:
             raise ValueError(f"sha256 mismatch for {path}: the sidecar expects {expected}, the file has {actual}; "
                              "the file is corrupt, truncated or belongs to another sidecar - refusing to load it")
-    tensors = safetensors.torch.load(data)
+    # Parse the bytes that were just hashed (safetensors format, never pickle).
+    tensors = _load_safetensors_bytes(data)
     if str(device) != "cpu":
         tensors = {k: v.to(device) for k, v in tensors.items()}
     return tensors, meta
