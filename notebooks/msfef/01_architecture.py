@@ -94,7 +94,7 @@ print({k: tuple(w.shape) for k, w in zip(module.kernel_sizes, module.fusion)}, "
 #    which is probably why the last stage is the exception.
 # 3. *Masks at the concatenation.* Sect. 3.2.1 says the upsampled "feature map and mask are concatenated with the
 #    output feature map and mask" of the encoder. We take this literally: the decoder's partial convolutions get
-#    one mask channel per feature channel (NVIDIA's `multi_channel` convention, REFERENCE.md), so Eq. 1's
+#    one mask channel per feature channel (the `multi_channel` convention of NVIDIA's published partial-convolution layer), so Eq. 1's
 #    sum(1)/sum(M) counts known entries over all concatenated channels. The alternative, one mask channel per
 #    tensor merged into one map (union or intersection), would either let the hole's zeros from the image skip in
 #    unscaled or zero the output deep in the hole. The encoder's masks stay single-channel.
