@@ -28,158 +28,19 @@ import tarfile
 import tempfile
 import urllib.request
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from inpaintlib.data import list_images
-
-
-@dataclass(frozen=True)
-class Download:
-    """One archive: ``url``, the file name to save it as, its sha256 (None when unknown) and the
-    folder (relative to the dataset root) to extract it into."""
-    url: str
-    filename: str
-    sha256: str | None = None
-    extract_to: str = "."
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """Where a dataset comes from and how it is split.
-
-    ``split_dirs``: split -> folder names (relative to the root; the first one found is used)
-    holding that split's images. ``random_split``: split -> count for datasets without an official
-    split; the test images are a seeded (``split_seed``) random choice among all images under the
-    root, the rest is train. ``counts``: the expected number of images per split.
-    """
-    name: str
-    title: str
-    homepage: str
-    access: str
-    counts: dict[str, int]
-    split_dirs: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    random_split: dict[str, int] = field(default_factory=dict)
-    split_seed: int = 0
-    downloads: tuple[Download, ...] = ()
-    notes: str = ""
-    used_by: str = ""
-
-    def source_text(self) -> str:
-        """One line saying where to get the data."""
-        how = "public download (use --download)" if self.downloads else self.access
-        return f"{self.title}: {how}; {self.homepage}"
-
-
-REGISTRY: dict[str, DatasetSpec] = {}
-
-
-def register(spec: DatasetSpec) -> DatasetSpec:
-    REGISTRY[spec.name] = spec
-    return spec
-
-
-register(DatasetSpec(
-    name="celeba_hq", title="CelebA-HQ (Karras et al., ICLR 2018)",
-    homepage="https://github.com/tkarras/progressive_growing_of_gans",
-    access="no direct public download: build it from CelebA (https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html) "
-           "with the dataset tool of the progressive GAN repository, and put the 30,000 images in ROOT",
-    counts={"train": 27000, "test": 3000}, random_split={"test": 3000},
-    notes="DeepGIN Sect. 5.2: 'randomly split ... 27,000 images for training and 3,000 for testing'; "
-          "the authors' split is not published, ours is a seeded random split",
-    used_by="DeepGIN"))
-
-register(DatasetSpec(
-    name="places2", title="Places365-Standard, 256x256 (Zhou et al., TPAMI 2018)",
-    homepage="http://places2.csail.mit.edu/download.html",
-    access="public download from the Places2 site (small images, 256x256)",
-    counts={"train": 1803460, "test": 36500},
-    split_dirs={"train": ("data_256", "train", "train_256"), "test": ("val_256", "test", "val")},
-    downloads=(
-        Download("http://data.csail.mit.edu/places/places365/train_256_places365standard.tar",
-                 "train_256_places365standard.tar"),
-        Download("http://data.csail.mit.edu/places/places365/val_256.tar", "val_256.tar"),
-    ),
-    notes="the official validation set (36,500) serves as the test set, as in MSA-Net/PMRFN-style "
-          "evaluations ('original train set and test set', MSA-Net Sect. 4)",
-    used_by="MSA-Net, PMRFN"))
-
-register(DatasetSpec(
-    name="paris_streetview", title="Paris StreetView (Doersch et al. 2012; Pathak et al., CVPR 2016)",
-    homepage="https://github.com/pathak22/context-encoder",
-    access="request access from the Context Encoders authors (see the repository's README: the Paris "
-           "StreetView data is shared on request), then put the train and test images in ROOT",
-    counts={"train": 14900, "test": 100},
-    split_dirs={"train": ("paris_train_original", "train"), "test": ("paris_eval_gt", "test", "eval")},
-    used_by="PMRFN"))
-
-register(DatasetSpec(
-    name="ffhq", title="Flickr-Faces-HQ (Karras et al., CVPR 2019)",
-    homepage="https://github.com/NVlabs/ffhq-dataset",
-    access="download with the repository's download_ffhq.py (Google Drive, quota-limited) and put the "
-           "70,000 images (images1024x1024) in ROOT",
-    counts={"train": 69000, "test": 1000}, random_split={"test": 1000},
-    notes="DeepGIN Sect. 6.2: 'randomly selected 1,000 images for the testing'; ours is a seeded random split",
-    used_by="DeepGIN, CtxAttn"))
-
-register(DatasetSpec(
-    name="oxford_buildings", title="Oxford Buildings 5k (Philbin et al., CVPR 2007)",
-    homepage="https://www.robots.ox.ac.uk/~vgg/data/oxbuildings/",
-    access="public download (5k dataset images) from the Visual Geometry Group page",
-    counts={"train": 4539, "test": 523}, random_split={"test": 523},
-    downloads=(Download("https://www.robots.ox.ac.uk/~vgg/data/oxbuildings/oxbuild_images.tgz",
-                        "oxbuild_images.tgz", extract_to="oxbuild_images"),),
-    notes="DeepGIN Sect. 6.2: 'randomly selected 523 testing images'; ours is a seeded random split. "
-          "If the archive URL has moved, download the 5k images from the homepage and index the folder",
-    used_by="DeepGIN, CtxAttn"))
-
-register(DatasetSpec(
-    name="helen", title="Helen (Le et al., ECCV 2012)",
-    homepage="http://www.ifp.illinois.edu/~vuongle2/helen/",
-    access="download the training and test images from the Helen homepage and put them in ROOT/train "
-           "(2,000) and ROOT/test (330)",
-    counts={"train": 2000, "test": 330},
-    split_dirs={"train": ("train",), "test": ("test",)},
-    notes="MSFEF Sect. 4.1: 2,000 training and 330 test images",
-    used_by="MSFEF"))
-
-register(DatasetSpec(
-    name="stanford_cars", title="Stanford Cars (Krause et al., 3dRR 2013)",
-    homepage="https://ai.stanford.edu/~jkrause/cars/car_dataset.html",
-    access="the original archives (cars_train.tgz, cars_test.tgz) have been offline since 2023 "
-           "(pytorch/vision issue #7545); obtain a copy of the same 16,185 images and put them in "
-           "ROOT/cars_train and ROOT/cars_test",
-    counts={"train": 8144, "test": 8041},
-    split_dirs={"train": ("cars_train", "train"), "test": ("cars_test", "test")},
-    notes="MSFEF Sect. 4.1: 8,144 training and 8,041 test images",
-    used_by="MSFEF"))
-
-register(DatasetSpec(
-    name="lsun_church", title="LSUN church_outdoor (Yu et al., 2015)",
-    homepage="https://github.com/fyu/lsun",
-    access="download church_outdoor_train_lmdb.zip and church_outdoor_val_lmdb.zip with the LSUN repository's "
-           "download.py, export them to image files with its data.py ('export'), and put them in ROOT/train "
-           "and ROOT/test (the LMDB archives themselves are not read here)",
-    counts={"train": 126227, "test": 300},
-    split_dirs={"train": ("church_outdoor_train", "train"), "test": ("church_outdoor_val", "test", "val")},
-    notes="MSFEF Sect. 4.1: 'over 126,000 training images and 300 testing images' (the official val set)",
-    used_by="MSFEF"))
+from inpaintlib.datasets import REGISTRY, DatasetSpec, Download, register  # noqa: F401  (the registry)
+from inpaintlib.files import sha256_file
 
 
 # --------------------------------------------------------------------------------------------
 # Downloading
 # --------------------------------------------------------------------------------------------
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def download(url: str, dest: str | os.PathLike, sha256: str | None = None, *, progress: bool = True,
              chunk: int = 1 << 20) -> Path:

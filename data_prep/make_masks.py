@@ -16,33 +16,32 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from inpaintlib.masks import BUCKETS, GENERATORS, MSFEF_BUCKETS, write_mask_testset
-from inpaintlib.paths import data_dir
+from inpaintlib.buckets import BUCKETS
+from inpaintlib.masks import GENERATORS, cached_testset, write_mask_testset
+from inpaintlib.papers.msfef.masks import TABLE1_BUCKETS, TABLE1_CLOSED
 
-BUCKET_SETS = {"liu": (BUCKETS, "right"), "msfef": (MSFEF_BUCKETS, "left")}
+BUCKET_SETS = {"liu": (BUCKETS, "right"), "msfef": (TABLE1_BUCKETS, TABLE1_CLOSED)}
 
 
-def testset_name(size: int, per_bucket: int, seed: int, generator: str = "irregular", buckets: str = "liu") -> str:
-    """Folder name that encodes every argument, e.g. ``irregular-liu-64px-20pb-seed0``."""
-    return f"{generator}-{buckets}-{int(size)}px-{int(per_bucket)}pb-seed{int(seed)}"
+def _bucket_set(buckets: str):
+    if buckets not in BUCKET_SETS:
+        raise ValueError(f"buckets must be one of {sorted(BUCKET_SETS)}, got {buckets!r}")
+    return BUCKET_SETS[buckets]
 
 
 def make_masks(out: str | Path, size: int, per_bucket: int, seed: int, generator: str = "irregular",
                buckets: str = "liu", progress: bool = False) -> Path:
-    if buckets not in BUCKET_SETS:
-        raise ValueError(f"buckets must be one of {sorted(BUCKET_SETS)}, got {buckets!r}")
-    b, closed = BUCKET_SETS[buckets]
+    b, closed = _bucket_set(buckets)
     return write_mask_testset(out, size, per_bucket, seed, buckets=b, generator=generator, closed=closed,
                               progress=progress)
 
 
 def ensure_ci_masks(size: int = 64, per_bucket: int = 20, seed: int = 0, generator: str = "irregular",
                     buckets: str = "liu") -> Path:
-    """The mask test set for these arguments under ``inpaintlib.paths.data_dir()/masks/<name>``,
-    written on first use (a no-op afterwards). Returns its folder; load it with
-    ``inpaintlib.masks.MaskTestSet(path)``."""
-    out = data_dir() / "masks" / testset_name(size, per_bucket, seed, generator, buckets)
-    return make_masks(out, size, per_bucket, seed, generator, buckets)
+    """The mask test set for these arguments under ``inpaintlib.paths.data_dir()/masks/<name>``
+    (``inpaintlib.masks.cached_testset``), written on first use."""
+    b, closed = _bucket_set(buckets)
+    return cached_testset(size, per_bucket, seed, generator, b, closed, label=buckets)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,6 +21,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .datasets import REGISTRY
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 # --------------------------------------------------------------------------------------------
@@ -358,10 +360,6 @@ class DatasetNotPrepared(FileNotFoundError):
 
 
 def _source_text(name: str) -> str:
-    try:
-        from data_prep.datasets import REGISTRY
-    except ImportError:  # data_prep not importable (e.g. an installed wheel without it)
-        return "see data_prep/README.md"
     spec = REGISTRY.get(name)
     return spec.source_text() if spec is not None else f"unknown dataset; known: {sorted(REGISTRY)}"
 

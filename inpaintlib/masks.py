@@ -24,7 +24,6 @@ Fixed test sets on disk (``write_mask_testset`` / ``MaskTestSet``) store PNGs wi
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import math
 import os
@@ -39,47 +38,16 @@ import numpy as np
 import torch
 
 from ._validate import check_valid
+from .buckets import BUCKETS, bucket_label, bucket_of, check_closed
+from .files import sha256_bytes, sha256_file
+from .paths import data_dir
 
 # --------------------------------------------------------------------------------------------
 # Buckets
 # --------------------------------------------------------------------------------------------
 
-#: Liu et al. (ECCV 2018) hole-ratio buckets, half-open ``(lo, hi]`` (MSA-Net Table 6 uses them).
-BUCKETS: tuple[tuple[float, float], ...] = (
-    (0.01, 0.1), (0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5), (0.5, 0.6),
-)
-#: MSFEF Table 1 buckets "mask-to-image ratio", half-open ``[lo, hi)`` (use ``closed="left"``).
-MSFEF_BUCKETS: tuple[tuple[float, float], ...] = BUCKETS[:5]
-
 #: Reference image side for pixel-valued parameters (see the module docstring).
 REF_SIZE = 256
-
-
-def _check_closed(closed: str) -> str:
-    if closed not in ("right", "left"):
-        raise ValueError(f"closed must be 'right' (Liu: (lo, hi]) or 'left' (MSFEF: [lo, hi)), got {closed!r}")
-    return closed
-
-
-def bucket_of(hole_ratio: float, buckets: Sequence[tuple[float, float]] = BUCKETS,
-              closed: str = "right") -> int | None:
-    """Index of the bucket holding ``hole_ratio``, or ``None`` when it lies outside every bucket.
-
-    ``closed="right"``: ``lo < r <= hi`` (Liu et al.); ``closed="left"``: ``lo <= r < hi`` (MSFEF Table 1).
-    """
-    _check_closed(closed)
-    r = float(hole_ratio)
-    for i, (lo, hi) in enumerate(buckets):
-        if (lo < r <= hi) if closed == "right" else (lo <= r < hi):
-            return i
-    return None
-
-
-def bucket_label(i: int, buckets: Sequence[tuple[float, float]] = BUCKETS, closed: str = "right") -> str:
-    """``"(0.01,0.1]"`` (closed="right") or ``"[0.01,0.1)"`` (closed="left") for bucket ``i``."""
-    _check_closed(closed)
-    lo, hi = buckets[i]
-    return f"({lo:g},{hi:g}]" if closed == "right" else f"[{lo:g},{hi:g})"
 
 
 def _as_valid_tensor(valid, name: str = "valid") -> torch.Tensor:
@@ -142,12 +110,12 @@ def _scaled(v: float, h: int, w: int) -> int:
     return max(1, int(round(v * _pixel_scale(h, w))))
 
 
-def _check_size(h: int, w: int) -> None:
+def check_size(h: int, w: int) -> None:
     if int(h) != h or int(w) != w or h < 8 or w < 8:
         raise ValueError(f"mask size must be integers >= 8, got h={h}, w={w}")
 
 
-def _check_rng(rng) -> np.random.Generator:
+def check_rng(rng) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
         raise ValueError("rng must be a numpy.random.Generator, e.g. np.random.default_rng(seed); "
                          f"got {type(rng).__name__}")
@@ -200,7 +168,7 @@ def draw_strokes(h: int, w: int, strokes: Iterable[dict]) -> np.ndarray:
 # Boxes
 # --------------------------------------------------------------------------------------------
 
-def _box_valid(h: int, w: int, top: int, left: int, bh: int, bw: int) -> np.ndarray:
+def rectangle_valid(h: int, w: int, top: int, left: int, bh: int, bw: int) -> np.ndarray:
     valid = np.ones((h, w), dtype=np.float32)
     valid[top:top + bh, left:left + bw] = 0.0
     return valid
@@ -222,51 +190,31 @@ def box_mask(h: int, w: int, rng: np.random.Generator, area: float = 0.25) -> np
     (our reading of "centred at a random location": the centre is uniform over the positions
     that keep the whole box, hence the whole 25%, inside).
     """
-    _check_size(h, w)
-    _check_rng(rng)
+    check_size(h, w)
+    check_rng(rng)
     bh, bw = _box_sides_for_area(h, w, area)
     top = int(rng.integers(0, h - bh + 1))
     left = int(rng.integers(0, w - bw + 1))
-    return _box_valid(h, w, top, left, bh, bw)
+    return rectangle_valid(h, w, top, left, bh, bw)
 
 
 def center_box_mask(h: int, w: int, rng: np.random.Generator | None = None, area: float = 0.25) -> np.ndarray:
     """The box of ``box_mask`` at the image centre (deterministic; ``rng`` is accepted and unused)."""
-    _check_size(h, w)
+    check_size(h, w)
     bh, bw = _box_sides_for_area(h, w, area)
-    return _box_valid(h, w, (h - bh) // 2, (w - bw) // 2, bh, bw)
+    return rectangle_valid(h, w, (h - bh) // 2, (w - bw) // 2, bh, bw)
 
 
 def aim_box_mask(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     """AIM 2020 rectangular mask (DeepGIN Sect. 5.1; REFERENCE.md): height and width each uniform
     in 30-70% of the image side (integers ``ceil(0.3 h) .. floor(0.7 h)``), position uniform inside."""
-    _check_size(h, w)
-    _check_rng(rng)
+    check_size(h, w)
+    check_rng(rng)
     bh = int(rng.integers(math.ceil(0.3 * h), math.floor(0.7 * h) + 1))
     bw = int(rng.integers(math.ceil(0.3 * w), math.floor(0.7 * w) + 1))
     top = int(rng.integers(0, h - bh + 1))
     left = int(rng.integers(0, w - bw + 1))
-    return _box_valid(h, w, top, left, bh, bw)
-
-
-def msfef_rectangle_mask(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
-    """MSFEF training mask (Sect. 4.2, "Mask size"): one rectangle at a uniform random position.
-
-    The paper says only "mask size between 0.1 x height and 0.25 x height of image". We read
-    this as a **rectangle** whose height is uniform in ``[0.1 H, 0.25 H]`` (integers
-    ``ceil(0.1 H) .. floor(0.25 H)``) and, our choice, whose width is drawn independently from the
-    same range measured in the image **height** (``[0.1 H, 0.25 H]``, capped at ``W``), as the
-    paper's sentence measures "size" in heights only. On a square image the hole ratio is
-    therefore between 1% and 6.25%.
-    """
-    _check_size(h, w)
-    _check_rng(rng)
-    lo, hi = max(1, math.ceil(0.1 * h)), max(1, math.floor(0.25 * h))
-    bh = int(rng.integers(lo, hi + 1))
-    bw = min(w, int(rng.integers(lo, hi + 1)))
-    top = int(rng.integers(0, h - bh + 1))
-    left = int(rng.integers(0, w - bw + 1))
-    return _box_valid(h, w, top, left, bh, bw)
+    return rectangle_valid(h, w, top, left, bh, bw)
 
 
 # --------------------------------------------------------------------------------------------
@@ -290,8 +238,8 @@ def brush_stroke_params(h: int, w: int, rng: np.random.Generator) -> list[dict]:
     below that, truncated to an integer >= 1. Each stroke dict carries ``points``, ``width``,
     ``angles`` and ``lengths`` (the unclipped step lengths) so tests can check the ranges.
     """
-    _check_size(h, w)
-    _check_rng(rng)
+    check_size(h, w)
+    check_rng(rng)
     p = DEEPFILL_V2
     s = _pixel_scale(h, w)
     r = math.sqrt(h * h + w * w) / 8.0
@@ -339,8 +287,8 @@ def aim_free_form_params(h: int, w: int, rng: np.random.Generator) -> list[dict]
     from a uniform random start with 1-5 segments of uniform random direction and integer length
     10-69 px, one integer width 10-24 px per stroke. Lengths and widths are scaled below 256
     (module docstring); end points are clipped to the image."""
-    _check_size(h, w)
-    _check_rng(rng)
+    check_size(h, w)
+    check_rng(rng)
     p = AIM_FREE_FORM
     lmin, lmax = _scaled(p["min_length"], h, w), _scaled(p["max_length"], h, w)
     wmin, wmax = _scaled(p["min_width"], h, w), _scaled(p["max_width"], h, w)
@@ -383,8 +331,8 @@ def cellular_automaton_mask(h: int, w: int, rng: np.random.Generator, *, scale: 
     ``scale`` and ``iterations`` fix the corresponding draw (``scale`` is then used as given,
     in pixels); ``dilate=False`` skips the final dilation (for inspection).
     """
-    _check_size(h, w)
-    _check_rng(rng)
+    check_size(h, w)
+    check_rng(rng)
     p = AIM_CA
     s_ref = int(rng.choice(p["scales"])) if scale is None else int(scale)
     s = _scaled(s_ref, h, w) if scale is None else max(1, int(scale))
@@ -403,7 +351,7 @@ def cellular_automaton_mask(h: int, w: int, rng: np.random.Generator, *, scale: 
 def aim_mask(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     """One AIM 2020 mask, its type chosen uniformly among box, cellular automaton and free-form
     (REFERENCE.md)."""
-    _check_rng(rng)
+    check_rng(rng)
     kind = int(rng.integers(0, 3))
     return (aim_box_mask, cellular_automaton_mask, aim_free_form_mask)[kind](h, w, rng)
 
@@ -491,8 +439,8 @@ def irregular_mask(h: int, w: int, rng: np.random.Generator,
     by at most the last shape. The default range spans Liu's buckets (0.01, 0.6], so hole ratios are
     spread roughly uniformly over them; ``sample_in_bucket`` passes the bucket as ``hole_range``.
     """
-    _check_size(h, w)
-    _check_rng(rng)
+    check_size(h, w)
+    check_rng(rng)
     lo, hi = hole_range
     if not 0 <= lo < hi <= 1:
         raise ValueError(f"hole_range must satisfy 0 <= lo < hi <= 1, got {hole_range}")
@@ -520,8 +468,8 @@ def sample_in_bucket(generator: Callable | str, bucket: int | tuple[float, float
     so almost every try is accepted; others are drawn until one lands in the bucket. Raises
     ``RuntimeError`` after ``max_tries``.
     """
-    _check_closed(closed)
-    _check_rng(rng)
+    check_closed(closed)
+    check_rng(rng)
     gen = GENERATORS[generator] if isinstance(generator, str) else generator
     lo, hi = buckets[bucket] if isinstance(bucket, (int, np.integer)) else bucket
     one = [(lo, hi)]
@@ -545,7 +493,6 @@ GENERATORS: dict[str, Callable[..., np.ndarray]] = {
     "aim_free_form": aim_free_form_mask,
     "aim": aim_mask,
     "irregular": irregular_mask,
-    "msfef_rectangle": msfef_rectangle_mask,
 }
 
 
@@ -555,14 +502,6 @@ GENERATORS: dict[str, Callable[..., np.ndarray]] = {
 
 MANIFEST_FORMAT = "inpaintlib-mask-testset"
 PNG_CONVENTION = "PNG, 8-bit grayscale: 255 = known (valid), 0 = hole"
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _save_png(path: Path, valid: np.ndarray) -> None:
@@ -592,7 +531,7 @@ def _manifest_matches(out_dir: Path, params: dict) -> bool:
         return False
     files = dict(m.get("files", {}))
     files["index.csv"] = m.get("index_sha256")
-    return all((out_dir / f).is_file() and _sha256_file(out_dir / f) == h for f, h in files.items())
+    return all((out_dir / f).is_file() and sha256_file(out_dir / f) == h for f, h in files.items())
 
 
 def write_mask_testset(out_dir: str | os.PathLike, size: int, per_bucket: int, seed: int,
@@ -610,7 +549,7 @@ def write_mask_testset(out_dir: str | os.PathLike, size: int, per_bucket: int, s
     with other arguments is refused (``ValueError``); a damaged set with the same arguments is
     rewritten. Returns ``out_dir``.
     """
-    _check_closed(closed)
+    check_closed(closed)
     if generator not in GENERATORS:
         raise ValueError(f"unknown generator {generator!r}; choose from {sorted(GENERATORS)}")
     if int(per_bucket) < 1:
@@ -644,7 +583,7 @@ def write_mask_testset(out_dir: str | os.PathLike, size: int, per_bucket: int, s
             m = sample_in_bucket(gen, i, size, size, rng, buckets=buckets, closed=closed)
             name = f"b{i}_{k:05d}.png"
             _save_png(tmp / name, m)
-            files[name] = _sha256_file(tmp / name)
+            files[name] = sha256_file(tmp / name)
             rows.append(dict(file=name, hole_ratio=f"{1.0 - float(m.mean(dtype=np.float64)):.6f}", bucket=i,
                              label=bucket_label(i, buckets, closed), touches_border=int(_touches_border(m))))
         with open(tmp / "index.csv", "w", newline="") as f:
@@ -652,7 +591,7 @@ def write_mask_testset(out_dir: str | os.PathLike, size: int, per_bucket: int, s
             wr.writeheader()
             wr.writerows(rows)
         manifest = dict(format=MANIFEST_FORMAT, version=1, convention=PNG_CONVENTION, params=params,
-                        files=files, index_sha256=_sha256_file(tmp / "index.csv"))
+                        files=files, index_sha256=sha256_file(tmp / "index.csv"))
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
         _replace_dir(tmp, out_dir)
     finally:
@@ -661,6 +600,20 @@ def write_mask_testset(out_dir: str | os.PathLike, size: int, per_bucket: int, s
     if not _manifest_matches(out_dir, params):  # a concurrent writer with other arguments won the race
         raise RuntimeError(f"{out_dir} does not verify after writing")
     return out_dir
+
+
+def cached_testset(size: int, per_bucket: int, seed: int = 0, generator: str = "irregular",
+                   buckets: Sequence[tuple[float, float]] = BUCKETS, closed: str = "right",
+                   label: str | None = None) -> Path:
+    """The fixed, seeded mask test set for these arguments under ``inpaintlib.paths.data_dir()/masks/<name>``,
+    written on first use (a no-op afterwards; see :func:`write_mask_testset`). ``label`` names the bucket set in
+    the folder name (default: ``"liu"`` for Liu et al.'s buckets, else a short hash of the edges). Returns the
+    folder; load it with ``MaskTestSet(path)``."""
+    if label is None:
+        label = ("liu" if (tuple(map(tuple, buckets)), closed) == (BUCKETS, "right")
+                 else f"{closed}-{sha256_bytes(repr((tuple(map(tuple, buckets)), closed)).encode())[:8]}")
+    out = data_dir() / "masks" / f"{generator}-{label}-{int(size)}px-{int(per_bucket)}pb-seed{int(seed)}"
+    return write_mask_testset(out, size, per_bucket, seed, buckets=buckets, generator=generator, closed=closed)
 
 
 def _replace_dir(src: Path, dst: Path) -> None:
@@ -702,7 +655,7 @@ class MaskCollection(torch.utils.data.Dataset):
         self._loader = loader
         self.hole_ratios = np.asarray(hole_ratios, dtype=np.float64)
         self.buckets = tuple(tuple(b) for b in buckets)
-        self.closed = _check_closed(closed)
+        self.closed = check_closed(closed)
         if bucket_ids is None:
             bucket_ids = [-1 if (b := bucket_of(r, self.buckets, closed)) is None else b for r in self.hole_ratios]
         self.bucket_ids = np.asarray(bucket_ids, dtype=np.int64)
@@ -759,7 +712,7 @@ class MaskTestSet(MaskCollection):
             p = self.root / name
             if not p.is_file():
                 raise ValueError(f"mask test set {self.root}: {name} is missing (listed in manifest.json)")
-            if _sha256_file(p) != digest:
+            if sha256_file(p) != digest:
                 raise ValueError(f"mask test set {self.root}: sha256 of {name} does not match manifest.json; "
                                  "the file was modified - regenerate the set with write_mask_testset")
         with open(self.root / "index.csv", newline="") as f:
@@ -828,9 +781,9 @@ def load_liu_irregular_masks(folder: str | os.PathLike, polarity: str, size: int
 
 
 __all__ = [
-    "BUCKETS", "MSFEF_BUCKETS", "REF_SIZE", "bucket_of", "bucket_label", "hole_ratio", "to_tensor",
-    "box_mask", "center_box_mask", "aim_box_mask", "msfef_rectangle_mask", "brush_stroke_params",
+    "BUCKETS", "rectangle_valid", "check_rng", "check_size", "REF_SIZE", "bucket_of", "bucket_label", "hole_ratio", "to_tensor",
+    "box_mask", "center_box_mask", "aim_box_mask", "brush_stroke_params",
     "brush_stroke_mask", "aim_free_form_params", "aim_free_form_mask", "cellular_automaton_mask", "aim_mask",
     "deepgin_masks", "irregular_mask", "irregular_thickness", "sample_in_bucket", "draw_strokes", "GENERATORS",
-    "write_mask_testset", "MaskCollection", "MaskTestSet", "load_liu_irregular_masks", "PNG_CONVENTION",
+    "write_mask_testset", "cached_testset", "MaskCollection", "MaskTestSet", "load_liu_irregular_masks", "PNG_CONVENTION",
 ]

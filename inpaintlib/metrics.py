@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from inpaintlib._validate import check_image, check_valid
+from inpaintlib.buckets import LIU_BUCKETS, bucket_labels, bucket_of
 
 __all__ = [
     "LIU_BUCKETS",
@@ -52,12 +53,6 @@ __all__ = [
     "ssim",
     "to_luma",
 ]
-
-#: Hole-ratio buckets of Liu et al. 2018's irregular-mask test set (REFERENCE.md), the same values as
-#: ``inpaintlib.masks.BUCKETS``; kept here so that the metrics do not depend on the mask generators.
-LIU_BUCKETS: tuple[tuple[float, float], ...] = (
-    (0.01, 0.1), (0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5), (0.5, 0.6)
-)
 
 #: Row labels used when a result table is printed; the DataFrame index keeps the short names.
 METRIC_LABELS = {
@@ -413,21 +408,6 @@ def fid(
 # ----------------------------------------------------------------------------------------------------------------
 # protocol and evaluation
 # ----------------------------------------------------------------------------------------------------------------
-def bucket_labels(buckets: Sequence[tuple[float, float]], closed: str = "right") -> list[str]:
-    """Labels of hole-ratio buckets: ``"(0.01,0.1]"`` for right-closed (Liu et al.), ``"[0.1,0.2)"`` for left-closed."""
-    if closed not in ("right", "left"):
-        raise ValueError(f"closed must be 'right' or 'left', got {closed!r}")
-    lb, rb = ("(", "]") if closed == "right" else ("[", ")")
-    return [f"{lb}{lo:g},{hi:g}{rb}" for lo, hi in buckets]
-
-
-def _bucket_index(ratio: float, buckets: Sequence[tuple[float, float]], closed: str) -> int | None:
-    for i, (lo, hi) in enumerate(buckets):
-        if (closed == "right" and lo < ratio <= hi) or (closed == "left" and lo <= ratio < hi):
-            return i
-    return None
-
-
 _L1_KINDS = {
     "whole": "MAE x 100 over the whole image",
     "hole": "MAE x 100 over the hole only",
@@ -619,7 +599,7 @@ def evaluate(
     n_masks = masks.shape[0]
     ratios = (1.0 - masks.double()).flatten(1).mean(1).tolist()
     if mask_buckets is None:
-        mbuckets = [_bucket_index(r, protocol.buckets, protocol.closed) for r in ratios]
+        mbuckets = [bucket_of(r, protocol.buckets, protocol.closed) for r in ratios]
         mlabels = [None if b is None else labels[b] for b in mbuckets]
     else:
         if len(mask_buckets) != n_masks:

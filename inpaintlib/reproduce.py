@@ -65,6 +65,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from inpaintlib.record import record  # noqa: F401  (re-exported for old notebooks)
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_ROOT = PACKAGE_DIR.parent
 STATE_DIR = Path("_build") / "reproduce"
@@ -76,33 +78,6 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # --------------------------------------------------------------------------------------------------------------------
 # The key-number helper used inside notebooks
 # --------------------------------------------------------------------------------------------------------------------
-def _plain(value: Any) -> Any:
-    """A numpy / torch scalar (or 0-d array/tensor) as a Python number; other values unchanged."""
-    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
-        return value.item()
-    return value
-
-
-def record(name: str, value: Any, digits: int | None = None) -> None:
-    """Store ``value`` as the key number ``name`` of the running notebook (see the module docstring).
-
-    Equivalent to ``myst_nb.glue(name, value, display=False)`` after turning numpy/torch scalars into Python
-    numbers (and rounding floats to ``digits`` decimals when given). Shows nothing and returns None, so a
-    ``record(...)`` at the end of a cell prints no ``Out[]``.
-    """
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", name):
-        raise ValueError(f"key-number names are identifiers (letters, digits, _ . -), got {name!r}")
-    value = _plain(value)
-    if getattr(value, "ndim", 0):
-        raise ValueError(f"record({name!r}, ...) takes a scalar or a short string, "
-                         f"got an array of shape {tuple(value.shape)}")
-    if digits is not None and isinstance(value, float):
-        value = round(value, digits)
-    from myst_nb import glue
-
-    glue(name, value, display=False)
-
-
 def key_numbers(notebook: dict) -> dict[str, str]:
     """The key numbers of an executed notebook (nbformat dict): glued values whose display is plain text only."""
     found: dict[str, str] = {}

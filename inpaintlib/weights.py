@@ -24,12 +24,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import hashlib
 import json
 import math
 import os
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -37,6 +34,8 @@ import numpy as np
 import torch
 import safetensors.torch
 from safetensors.torch import load as _load_safetensors_bytes  # safetensors bytes -> tensors (no pickle)
+
+from .files import sha256_bytes, atomic_write_bytes, atomic_write_text, fsync_dir, git_commit, sha256_file, unlink_quiet, write_temp
 
 __all__ = [
     "FORMAT",
@@ -74,31 +73,6 @@ def _tensor_path(path: str | os.PathLike) -> Path:
     elif p.suffix != ".safetensors":
         raise ValueError(f"a checkpoint path must end in .safetensors (its sidecar is the .json beside it), got {str(p)!r}")
     return p
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(chunk)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
-
-
-def git_commit(cwd: str | os.PathLike | None = None) -> str:
-    """``git rev-parse HEAD`` of the repository holding ``cwd`` (default: this package), or ``"unknown"``."""
-    cwd = Path(cwd) if cwd is not None else Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    commit = out.stdout.strip()
-    if out.returncode != 0 or len(commit) < 7:
-        return "unknown"
-    return commit
 
 
 def _library_version() -> str:
@@ -143,63 +117,6 @@ def to_jsonable(obj: Any, _where: str = "meta") -> Any:
 
 def _utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_temp(folder: Path, stem: str, data: bytes) -> Path:
-    """Write ``data`` to a new temporary file in ``folder``, flush and fsync it; remove it on failure."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=folder)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        _unlink_quiet(Path(tmp))
-        raise
-    return Path(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _unlink_quiet(p: Path) -> None:
-    try:
-        p.unlink()
-    except FileNotFoundError:
-        pass
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, ``os.replace``)."""
-    path = Path(path)
-    tmp = _write_temp(path.parent, path.name, data)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink_quiet(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _as_tensor_dict(module_or_tensors: torch.nn.Module | Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -250,7 +167,7 @@ def save_checkpoint(path: str | os.PathLike, module_or_tensors: torch.nn.Module 
     sidecar: dict[str, Any] = {
         "format": FORMAT,
         "file": path.name,
-        "sha256": hashlib.sha256(data).hexdigest(),
+        "sha256": sha256_bytes(data),
         "size": len(data),
         "num_tensors": len(tensors),
         "config": None,
@@ -267,20 +184,20 @@ def save_checkpoint(path: str | os.PathLike, module_or_tensors: torch.nn.Module 
     json.loads(text)  # NaN/inf are written as NaN/Infinity (Python's JSON); check it parses back
 
     side = sidecar_path(path)
-    tmp_t = _write_temp(path.parent, path.name, data)
+    tmp_t = write_temp(path.parent, path.name, data)
     try:
-        tmp_s = _write_temp(path.parent, side.name, text.encode("utf-8"))
+        tmp_s = write_temp(path.parent, side.name, text.encode("utf-8"))
     except BaseException:
-        _unlink_quiet(tmp_t)
+        unlink_quiet(tmp_t)
         raise
     try:
         os.replace(tmp_t, path)
         os.replace(tmp_s, side)  # sidecar last: a reader never sees a sidecar whose file is not in place
     except BaseException:
-        _unlink_quiet(tmp_t)
-        _unlink_quiet(tmp_s)
+        unlink_quiet(tmp_t)
+        unlink_quiet(tmp_s)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return sidecar
 
 
@@ -315,7 +232,7 @@ def load_checkpoint(path: str | os.PathLike, verify: bool = True, device: str | 
     data = path.read_bytes()
     if verify:
         expected = meta.get("sha256")
-        actual = hashlib.sha256(data).hexdigest()
+        actual = sha256_bytes(data)
         if expected != actual:
             raise ValueError(f"sha256 mismatch for {path}: the sidecar expects {expected}, the file has {actual}; "
                              "the file is corrupt, truncated or belongs to another sidecar - refusing to load it")

@@ -139,7 +139,7 @@ def bench_training(steps: int, device: str, warm: int = 10) -> None:
 
     from inpaintlib.data import SampleScenes
     from inpaintlib.losses import VGGFeatures
-    from inpaintlib.models.msfef import MSFEFConfig, msfef_training, train_msfef
+    from inpaintlib.papers.msfef import MSFEFConfig, msfef_training, train_msfef
 
     steps = max(steps, warm + 5)
     cfg = MSFEFConfig.ci()

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from inpaintlib import masks as M
+from inpaintlib.papers.msfef.masks import TABLE1_BUCKETS, msfef_rectangle_mask
 
 SIZES = (32, 64)
 
@@ -91,7 +92,7 @@ def test_msfef_rectangle_height_is_between_0_1_and_0_25_of_the_image_height(h, w
     rng = np.random.default_rng(3)
     heights, widths = [], []
     for _ in range(2000):
-        m = M.msfef_rectangle_mask(h, w, rng)
+        m = msfef_rectangle_mask(h, w, rng)
         y0, y1, x0, x1 = _hole_bbox(m)
         assert (m[y0:y1 + 1, x0:x1 + 1] == 0).all() and (m == 0).sum() == (y1 - y0 + 1) * (x1 - x0 + 1)
         heights.append(y1 - y0 + 1)
@@ -218,7 +219,7 @@ def test_sample_in_bucket_works_by_rejection_for_other_generators_and_gives_up_l
         r = _ratio(M.sample_in_bucket("aim_box", (0.2, 0.3), 64, 64, rng))
         assert 0.2 < r <= 0.3
     with pytest.raises(RuntimeError, match="no 64x64 mask"):
-        M.sample_in_bucket("msfef_rectangle", 5, 64, 64, rng, max_tries=20)
+        M.sample_in_bucket(msfef_rectangle_mask, 5, 64, 64, rng, max_tries=20)
 
 
 def test_deepgin_masks_gives_box_ca_and_free_form_for_each_image():
@@ -236,10 +237,10 @@ def test_deepgin_masks_gives_box_ca_and_free_form_for_each_image():
 def test_bucket_of_respects_the_closed_side():
     assert M.bucket_of(0.1) == 0 and M.bucket_of(0.1, closed="left") == 1
     assert M.bucket_of(0.6) == 5 and M.bucket_of(0.6, closed="left") is None
-    assert M.bucket_of(0.01) is None and M.bucket_of(0.01, M.MSFEF_BUCKETS, closed="left") == 0
-    assert M.bucket_of(0.5, M.MSFEF_BUCKETS, closed="left") is None
+    assert M.bucket_of(0.01) is None and M.bucket_of(0.01, TABLE1_BUCKETS, closed="left") == 0
+    assert M.bucket_of(0.5, TABLE1_BUCKETS, closed="left") is None
     assert M.bucket_of(0.75) is None
-    assert M.bucket_label(0) == "(0.01,0.1]" and M.bucket_label(4, M.MSFEF_BUCKETS, "left") == "[0.4,0.5)"
+    assert M.bucket_label(0) == "(0.01,0.1]" and M.bucket_label(4, TABLE1_BUCKETS, "left") == "[0.4,0.5)"
     with pytest.raises(ValueError):
         M.bucket_of(0.3, closed="both")
 
@@ -314,10 +315,10 @@ def test_modified_mask_file_is_refused_and_rewrite_repairs_it(tmp_path):
 
 
 def test_msfef_buckets_are_left_closed_in_a_written_set(tmp_path):
-    out = M.write_mask_testset(tmp_path / "m", 32, 2, 0, buckets=M.MSFEF_BUCKETS, closed="left")
+    out = M.write_mask_testset(tmp_path / "m", 32, 2, 0, buckets=TABLE1_BUCKETS, closed="left")
     ts = M.MaskTestSet(out)
     assert len(ts) == 10 and ts.label(0) == "[0.01,0.1)"
-    for (lo, hi), r, b in zip([M.MSFEF_BUCKETS[i] for i in ts.bucket_ids], ts.hole_ratios, ts.bucket_ids):
+    for (lo, hi), r, b in zip([TABLE1_BUCKETS[i] for i in ts.bucket_ids], ts.hole_ratios, ts.bucket_ids):
         assert lo <= r < hi
 
 

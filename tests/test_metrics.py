@@ -240,13 +240,3 @@ def test_protocol_rejects_unknown_settings():
         M.Protocol(l1="median")
     with pytest.raises(ValueError):
         M.Protocol(metrics=("psnr", "fid"))
-
-
-def test_bucket_convention_agrees_with_the_masks_module():
-    masks = pytest.importorskip("inpaintlib.masks")
-    assert M.LIU_BUCKETS == tuple(masks.BUCKETS)
-    for closed in ("right", "left"):
-        labels = M.bucket_labels(M.LIU_BUCKETS, closed)
-        assert labels == [masks.bucket_label(i, masks.BUCKETS, closed) for i in range(len(masks.BUCKETS))]
-        for r in (0.01, 0.05, 0.1, 0.2, 0.35, 0.6, 0.7):
-            assert M._bucket_index(r, M.LIU_BUCKETS, closed) == masks.bucket_of(r, masks.BUCKETS, closed)

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from inpaintlib.layers import MSFEFModule, PartialConv2d
-from inpaintlib.models import MSFEFConfig, MSFEFNet
+from inpaintlib.papers.msfef import MSFEFConfig, MSFEFNet
 
 
 def _hole_mask(n, h, w, box):
@@ -167,7 +167,7 @@ def test_bad_inputs_raise_value_error(bad):
 
 
 def test_paper_recipe_carries_the_papers_values_and_ci_changes_are_listed():
-    from inpaintlib.models.msfef import changes_from_paper, msfef_training
+    from inpaintlib.papers.msfef import changes_from_paper, msfef_training
 
     paper = msfef_training("paper")
     assert paper.loss_weights == {"valid": 1.0, "hole": 6.0, "perceptual": 0.01, "style": 120.0}  # Sect. 4.2 item 6
@@ -186,7 +186,7 @@ def test_paper_recipe_carries_the_papers_values_and_ci_changes_are_listed():
 def test_multi_rectangle_masks_reach_the_drawn_hole_ratio_with_paper_sized_rectangles():
     import numpy as np
 
-    from inpaintlib.models.msfef import msfef_multi_rectangle_mask
+    from inpaintlib.papers.msfef import msfef_multi_rectangle_mask
 
     rng = np.random.default_rng(0)
     ratios = []
@@ -201,7 +201,7 @@ def test_multi_rectangle_masks_reach_the_drawn_hole_ratio_with_paper_sized_recta
 
 
 def test_trained_checkpoint_names_the_notebook_when_missing(tmp_path, monkeypatch):
-    from inpaintlib.models.msfef import trained_checkpoint
+    from inpaintlib.papers.msfef import trained_checkpoint
 
     monkeypatch.setenv("INPAINTLIB_ARTIFACTS", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="02_training"):

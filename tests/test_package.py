@@ -30,13 +30,21 @@ def test_every_module_imports_with_torchvision_and_lpips_unimportable():
     assert "ok" in res.stdout
 
 
-def test_artifact_dir_is_under_the_book_root(tmp_path, monkeypatch):
-    (tmp_path / "_config.yml").write_text("title: t\n")
-    (tmp_path / "notebooks" / "x").mkdir(parents=True)
-    monkeypatch.chdir(tmp_path / "notebooks" / "x")
+def test_artifact_dir_is_under_the_checkout_whatever_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("INPAINTLIB_ARTIFACTS", raising=False)
-    d = paths.artifact_dir("msfef", "ci")
-    assert d == tmp_path / "_build" / "artifacts" / "ci" / "msfef" and d.is_dir()
+    monkeypatch.delenv("INPAINTLIB_ROOT", raising=False)
+    d = paths.artifact_dir("msfef", "ci", create=False)
+    assert d == ROOT / "_build" / "artifacts" / "ci" / "msfef"
+    assert list(tmp_path.iterdir()) == []  # looking a path up creates nothing in the working directory
+
+
+def test_artifact_dir_follows_inpaintlib_root_and_creates_only_when_asked(tmp_path, monkeypatch):
+    monkeypatch.setenv("INPAINTLIB_ROOT", str(tmp_path))
+    monkeypatch.delenv("INPAINTLIB_ARTIFACTS", raising=False)
+    d = paths.artifact_dir("msfef", "ci", create=False)
+    assert d == tmp_path / "_build" / "artifacts" / "ci" / "msfef" and not d.exists()
+    assert paths.artifact_dir("msfef", "ci").is_dir()
 
 
 def test_unknown_scale_is_rejected():

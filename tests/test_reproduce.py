@@ -159,11 +159,13 @@ def test_key_numbers_are_plain_text_glue_values_only():
 
 def test_record_stores_numpy_scalars_as_python_numbers_and_rejects_arrays():
     np = pytest.importorskip("numpy")
-    assert reproduce._plain(np.float64(2.5)) == 2.5 and type(reproduce._plain(np.float64(2.5))) is float
+    from inpaintlib import record as R
+
+    assert R._plain(np.float64(2.5)) == 2.5 and type(R._plain(np.float64(2.5))) is float
     with pytest.raises(ValueError, match="scalar"):
-        reproduce.record("arr", np.zeros(3))
+        R.record("arr", np.zeros(3))
     with pytest.raises(ValueError, match="identifiers"):
-        reproduce.record("two words", 1)
+        R.record("two words", 1)
 
 
 def test_toc_notebooks_lists_notebook_pages_in_book_order(tmp_path):

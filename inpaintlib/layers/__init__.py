@@ -1,6 +1,10 @@
-"""Layers shared by the chapters: partial convolution, mask updates, attention blocks."""
-from .partial_conv import PartialConv2d, maxpool_mask_update
-from .msfef import MSFEFModule  # noqa: E402  (MSFEF chapter)
+"""Reusable layers named by concept; they import only torch and the input checks.
 
-__all__ = ["PartialConv2d", "maxpool_mask_update"]
-__all__ += ["MSFEFModule"]
+* :mod:`.partial_conv` -- partial convolution (Liu et al. 2018) and the max-pool mask update;
+* :mod:`.multiscale_fusion` -- parallel partial convolutions of several kernel sizes fused by learned weights
+  (the MSFEF module of Sarkar et al. 2023).
+"""
+from .multiscale_fusion import MSFEFModule
+from .partial_conv import PartialConv2d, maxpool_mask_update
+
+__all__ = ["PartialConv2d", "maxpool_mask_update", "MSFEFModule"]

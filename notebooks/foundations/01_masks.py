@@ -39,7 +39,7 @@ from IPython.display import Markdown, display
 
 from inpaintlib import masks as M
 from inpaintlib.paths import check_scale
-from inpaintlib.reproduce import record
+from inpaintlib.record import record
 from inpaintlib.viz import mask_strip
 from data_prep.make_masks import ensure_ci_masks
 

@@ -36,7 +36,7 @@ from inpaintlib import metrics as Q
 from inpaintlib.classical import biharmonic, mean_fill
 from inpaintlib.data import SampleScenes
 from inpaintlib.paths import check_scale
-from inpaintlib.reproduce import record
+from inpaintlib.record import record
 from inpaintlib.viz import inpaint_grid
 
 check_scale(scale)

@@ -38,7 +38,7 @@ from inpaintlib.classical import biharmonic, exemplar_inpaint, mean_fill
 from inpaintlib.data import SampleScenes
 from inpaintlib.metrics import Protocol, evaluate
 from inpaintlib.paths import artifact_dir, check_scale
-from inpaintlib.reproduce import record
+from inpaintlib.record import record
 from inpaintlib.viz import bucket_bars, inpaint_grid, show_image
 from data_prep.make_masks import ensure_ci_masks
 

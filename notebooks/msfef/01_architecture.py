@@ -36,10 +36,11 @@ from IPython.display import Markdown, display
 
 from inpaintlib.data import SampleScenes
 from inpaintlib.layers import MSFEFModule, maxpool_mask_update
-from inpaintlib.masks import center_box_mask, msfef_rectangle_mask, to_tensor
-from inpaintlib.models.msfef import (PAPER_TABLE2, PAPER_TABLE2_COLUMNS, MSFEFConfig, MSFEFNet, count_macs,
+from inpaintlib.masks import center_box_mask, to_tensor
+from inpaintlib.papers.msfef import msfef_rectangle_mask
+from inpaintlib.papers.msfef import (PAPER_TABLE2, PAPER_TABLE2_COLUMNS, MSFEFConfig, MSFEFNet, count_macs,
                                      table2_parameter_count)
-from inpaintlib.reproduce import record
+from inpaintlib.record import record
 
 torch.manual_seed(seed)
 cfg = MSFEFConfig.for_scale(scale)

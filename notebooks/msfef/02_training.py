@@ -40,10 +40,10 @@ from inpaintlib.classical import mean_fill
 from inpaintlib.data import SampleScenes, open_dataset
 from inpaintlib.masks import MaskTestSet
 from inpaintlib.metrics import evaluate
-from inpaintlib.models.msfef import (MSFEFConfig, build_vgg, changes_from_paper, mask_fn, msfef_training,
+from inpaintlib.papers.msfef import (MSFEFConfig, build_vgg, changes_from_paper, mask_fn, msfef_training,
                                      predictor, table1_protocol, train_msfef)
 from inpaintlib.paths import artifact_dir
-from inpaintlib.reproduce import record
+from inpaintlib.record import record
 from data_prep.make_masks import ensure_ci_masks
 
 cfg = MSFEFConfig.for_scale(scale)

@@ -32,8 +32,8 @@ from IPython.display import Markdown, display
 
 from inpaintlib.data import SampleScenes
 from inpaintlib.masks import MaskTestSet
-from inpaintlib.models.msfef import MSFEFConfig, load_msfef, trained_checkpoint
-from inpaintlib.reproduce import record
+from inpaintlib.papers.msfef import MSFEFConfig, load_msfef, trained_checkpoint
+from inpaintlib.record import record
 from data_prep.make_masks import ensure_ci_masks
 
 cfg = MSFEFConfig.for_scale(scale)

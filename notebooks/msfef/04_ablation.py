@@ -39,10 +39,10 @@ from scipy.stats import spearmanr
 from inpaintlib.data import SampleScenes, open_dataset
 from inpaintlib.masks import MaskTestSet
 from inpaintlib.metrics import evaluate, lpips_available
-from inpaintlib.models.msfef import (ABLATIONS, PAPER_TABLE1, PAPER_TABLE1_ROWS, MSFEFConfig, build_vgg,
+from inpaintlib.papers.msfef import (ABLATIONS, PAPER_TABLE1, PAPER_TABLE1_ROWS, MSFEFConfig, build_vgg,
                                      loss_weights_for, msfef_training, predictor, table1_protocol, train_msfef)
 from inpaintlib.paths import artifact_dir
-from inpaintlib.reproduce import record
+from inpaintlib.record import record
 from data_prep.make_masks import ensure_ci_masks
 
 n_seeds = n_seeds or (3 if scale == "ci" else 1)

@@ -37,10 +37,10 @@ from inpaintlib.classical import biharmonic, exemplar_inpaint, mean_fill
 from inpaintlib.data import SampleScenes, open_dataset
 from inpaintlib.masks import MaskTestSet, irregular_thickness
 from inpaintlib.metrics import evaluate
-from inpaintlib.models.msfef import (PAPER_TABLE1, MSFEFConfig, load_msfef, predictor, rectangle_test_masks,
+from inpaintlib.papers.msfef import (PAPER_TABLE1, MSFEFConfig, load_msfef, predictor, rectangle_test_masks,
                                      table1_protocol, trained_checkpoint)
 from inpaintlib.paths import repo_root
-from inpaintlib.reproduce import record
+from inpaintlib.record import record
 from inpaintlib.weights import Manifest
 from data_prep.make_masks import ensure_ci_masks
 
