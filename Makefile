@@ -1,7 +1,9 @@
 # Two commands on a fresh machine with python3 and make:
-#   make book   - set up .venv, prepare the CI data, run every notebook with papermill, build the book
-#   make test   - set up .venv, run the unit tests, the notebooks, the book build and the browser check
-# Knobs: make book SCALE=demo CHAPTER=msfef DATA_ROOT=/data
+#   make book   - set up .venv, run every notebook with papermill (executed copies in _build/executed/), build the
+#                 book into _build/html
+#   make test   - set up .venv, run the unit tests, the notebooks, the book build, the browser and JupyterLab checks
+# Knobs: make book SCALE=demo CHAPTER=msfef DATA_ROOT=/data PARAMS="max_steps=2 batch=4" (extra notebook parameters)
+# Also:  make lab (JupyterLab on this checkout), make unit (tests without the notebooks), make clean
 
 PY       ?= python3
 VENV     ?= .venv
@@ -9,9 +11,10 @@ BIN      := $(VENV)/bin
 SCALE    ?= ci
 CHAPTER  ?=
 DATA_ROOT ?=
+PARAMS   ?=
 STAMP    := $(VENV)/.installed
 
-.PHONY: book test unit chromium clean
+.PHONY: book test unit lab chromium clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -26,7 +29,7 @@ chromium:
 	  else echo "chromium is missing: install Debian's 'chromium' package (sudo apt-get install chromium)"; exit 1; fi; }
 
 book: $(STAMP)
-	$(BIN)/python -m inpaintlib.reproduce --scale $(SCALE) $(if $(CHAPTER),--chapter $(CHAPTER)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
+	$(BIN)/python -m inpaintlib.reproduce --scale $(SCALE) $(if $(CHAPTER),--chapter $(CHAPTER)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) $(foreach p,$(PARAMS),--param '$(p)')
 
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest
@@ -34,6 +37,10 @@ test: $(STAMP) chromium
 # Unit tests only (no notebooks, no book): a quick loop while developing.
 unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not book"
+
+# JupyterLab on this checkout (open notebooks/<chapter>/NN_name.py with "Open With > Jupytext Notebook").
+lab: $(STAMP)
+	$(BIN)/jupyter lab
 
 clean:
 	rm -rf _build

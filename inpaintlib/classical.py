@@ -14,6 +14,7 @@ import torch
 from scipy import ndimage
 
 from inpaintlib._validate import check_image, check_valid
+from inpaintlib.metrics.pixel import BT601_LUMA
 
 __all__ = ["ExemplarResult", "ExemplarTrace", "biharmonic", "exemplar_inpaint", "mean_fill"]
 
@@ -126,138 +127,197 @@ class ExemplarResult:
         return self.traces[0].fill_order
 
 
-_LUMA = np.array([0.299, 0.587, 0.114])
+_LUMA = np.array(BT601_LUMA)
 
 
 def _luma(img: np.ndarray) -> np.ndarray:
     return img @ _LUMA if img.shape[2] == 3 else img.mean(2)
 
 
-def _exemplar_single(img: np.ndarray, known0: np.ndarray, patch_size: int, record_every: int,
-                     max_iters: int | None, alpha: float) -> tuple[np.ndarray, ExemplarTrace]:
-    """Criminisi et al. 2004 on one H x W x C float64 image; ``known0`` is the H x W bool known region."""
-    h_img, w_img, _ = img.shape
-    r = patch_size // 2
-    oy, ox = (o.ravel() for o in np.mgrid[-r : r + 1, -r : r + 1])  # patch offsets, row-major
+@dataclass
+class _Fill:
+    """The state of one image's fill: the working image, the known region, the confidence C, the fill order, and
+    the patch geometry (offsets ``oy, ox`` of the ``p x p`` patch in row-major order, radius ``r``, ``|Psi_p|``)."""
 
-    # Source region Phi = the original known pixels; candidate exemplars are patches lying entirely inside it
-    # (Sec. III: "the source region ... Psi_q in Phi"). It does not grow with filled pixels.
-    if h_img < patch_size or w_img < patch_size:
-        raise ValueError(f"image {h_img}x{w_img} is smaller than the {patch_size}x{patch_size} patch")
-    full = np.lib.stride_tricks.sliding_window_view(known0, (patch_size, patch_size)).all(axis=(-2, -1))
-    src = np.argwhere(full) + r  # (Ns, 2) exemplar centres
-    if len(src) == 0:
-        raise ValueError(f"no {patch_size}x{patch_size} patch is entirely known: nothing to copy exemplars from "
-                         "(use a smaller patch_size or a mask with more known area)")
-    win = np.lib.stride_tricks.sliding_window_view(img, (patch_size, patch_size), axis=(0, 1))  # (H', W', C, p, p)
-    S = win[full].transpose(0, 2, 3, 1).reshape(len(src), -1)  # (Ns, p*p*C), same order as (oy, ox, channel)
-    S2 = S * S
+    img: np.ndarray
+    work: np.ndarray
+    known: np.ndarray
+    conf: np.ndarray
+    fill_order: np.ndarray
+    r: int
+    oy: np.ndarray
+    ox: np.ndarray
+    area: np.ndarray
 
-    # |Psi_p|: the patch area clipped at the image border (REFERENCE.md)
-    area = ndimage.uniform_filter(np.ones((h_img, w_img)), size=patch_size, mode="constant") * patch_size**2
-    area = np.rint(area)
+    @classmethod
+    def start(cls, img: np.ndarray, known0: np.ndarray, patch_size: int) -> "_Fill":
+        h_img, w_img, _ = img.shape
+        r = patch_size // 2
+        oy, ox = (o.ravel() for o in np.mgrid[-r : r + 1, -r : r + 1])  # patch offsets, row-major
+        # |Psi_p|: the patch area clipped at the image border (REFERENCE.md)
+        area = ndimage.uniform_filter(np.ones((h_img, w_img)), size=patch_size, mode="constant") * patch_size**2
+        work = img.copy()
+        work[~known0] = 0.0
+        return cls(img=img, work=work, known=known0.copy(),
+                   conf=known0.astype(np.float64),  # C(p) = 1 on the source region, 0 in the hole (Sec. III-A)
+                   fill_order=np.full((h_img, w_img), -1, dtype=np.int32), r=r, oy=oy, ox=ox, area=np.rint(area))
 
-    work = img.copy()
-    work[~known0] = 0.0
-    known = known0.copy()
-    conf = known0.astype(np.float64)  # C(p) = 1 on the source region, 0 in the hole (Sec. III-A, initialisation)
-    fill_order = np.full((h_img, w_img), -1, dtype=np.int32)
-    rec: dict[str, list] = {k: [] for k in ("it", "conf", "data", "prio", "front", "target", "source", "tconf")}
-    cross = ndimage.generate_binary_structure(2, 1)
-    square = np.ones((3, 3), bool)
-
-    it = 0
-    while not known.all():
-        if max_iters is not None and it >= max_iters:
-            break
-        # 1a. fill front dOmega: hole pixels 4-adjacent to a known pixel
-        front = ~known & ndimage.binary_dilation(known, structure=cross)
+    def front(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The fill front dOmega: hole pixels 4-adjacent to a known pixel (mask, rows, columns)."""
+        front = ~self.known & ndimage.binary_dilation(self.known, structure=_CROSS)
         fy, fx = np.nonzero(front)
-        py, px = fy[:, None] + oy + r, fx[:, None] + ox + r  # patch coordinates in the r-padded frame
+        return front, fy, fx
 
-        # 1b. confidence term, Eq. 2: C(p) = sum_{q in Psi_p and known} C(q) / |Psi_p|
-        c_pad = np.pad(conf * known, r)
-        c_front = c_pad[py, px].sum(1) / area[fy, fx]
+    def confidence_term(self, fy: np.ndarray, fx: np.ndarray) -> np.ndarray:
+        """Eq. 2: ``C(p) = sum_{q in Psi_p and known} C(q) / |Psi_p|`` for every front pixel."""
+        r = self.r
+        py, px = fy[:, None] + self.oy + r, fx[:, None] + self.ox + r  # patch coordinates in the r-padded frame
+        c_pad = np.pad(self.conf * self.known, r)
+        return c_pad[py, px].sum(1) / self.area[fy, fx]
 
-        # 1c. data term, Eq. 2: D(p) = |grad I_p^perp . n_p| / alpha.
+    def data_term(self, fy: np.ndarray, fx: np.ndarray, alpha: float) -> np.ndarray:
+        """Eq. 2: ``D(p) = |grad I_p^perp . n_p| / alpha`` for every front pixel."""
+        h_img, w_img = self.known.shape
+        r, oy, ox = self.r, self.oy, self.ox
         # n_p: unit normal of the front, from the Sobel gradient of the known-region indicator.
-        kf = known.astype(np.float64)
+        kf = self.known.astype(np.float64)
         ny, nx = ndimage.sobel(kf, axis=0)[fy, fx], ndimage.sobel(kf, axis=1)[fy, fx]
         nn = np.hypot(ny, nx)
         nn[nn == 0] = 1.0
         ny, nx = ny / nn, nx / nn
         # grad I_p: central differences of the luma where the 3x3 neighbourhood is known, and for each front pixel
         # the largest such gradient in Psi_p (the isophote at p is not measurable inside the hole itself).
-        lum = _luma(work)
-        gy, gx = np.gradient(lum)
-        ok = ndimage.binary_erosion(known, structure=square, border_value=1)
+        gy, gx = np.gradient(_luma(self.work))
+        ok = ndimage.binary_erosion(self.known, structure=_SQUARE, border_value=1)
         mag = np.where(ok, np.hypot(gy, gx), 0.0)
+        py, px = fy[:, None] + oy + r, fx[:, None] + ox + r
         best = np.pad(mag, r)[py, px].argmax(1)
         qy = np.clip(fy + oy[best], 0, h_img - 1)
         qx = np.clip(fx + ox[best], 0, w_img - 1)
         gyq, gxq = gy[qy, qx] * ok[qy, qx], gx[qy, qx] * ok[qy, qx]
         # isophote = gradient rotated by 90 degrees: (x, y) components (-g_y, g_x)
-        d_front = np.abs(-gyq * nx + gxq * ny) / alpha
+        return np.abs(-gyq * nx + gxq * ny) / alpha
 
-        # 1d. priority, Eq. 1: P(p) = C(p) D(p); the largest P wins, ties broken by C, then by raster order
+    def target_patch(self, ty: int, tx: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Coordinates of the patch around ``(ty, tx)``, which of them lie inside the image, and which are known."""
+        h_img, w_img = self.known.shape
+        ty_p, tx_p = ty + self.oy, tx + self.ox
+        inside = (ty_p >= 0) & (ty_p < h_img) & (tx_p >= 0) & (tx_p < w_img)
+        tk = self.known[np.clip(ty_p, 0, h_img - 1), np.clip(tx_p, 0, w_img - 1)] & inside
+        return ty_p, tx_p, inside, tk
+
+    def copy(self, it: int, ty_p, tx_p, inside, tk, sy: int, sx: int, c_hat: float) -> None:
+        """Copy the exemplar centred at ``(sy, sx)`` into the hole part of the target patch; the filled pixels
+        inherit ``C(p^)`` (Sec. III-C: C(p) = C(p^) for p in Psi_p^ and Omega)."""
+        fill = inside & ~tk
+        fyy, fxx = ty_p[fill], tx_p[fill]
+        self.work[fyy, fxx] = self.img[sy + self.oy[fill], sx + self.ox[fill]]
+        self.conf[fyy, fxx] = c_hat
+        self.known[fyy, fxx] = True
+        self.fill_order[fyy, fxx] = it
+
+
+_CROSS = ndimage.generate_binary_structure(2, 1)
+_SQUARE = np.ones((3, 3), bool)
+
+
+def _source_patches(img: np.ndarray, known0: np.ndarray, patch_size: int):
+    """Centres ``(Ns, 2)`` of the candidate exemplars and their pixels ``S`` (``Ns x p*p*C``) and ``S**2``.
+
+    Source region Phi = the original known pixels; candidate exemplars are patches lying entirely inside it
+    (Sec. III: "the source region ... Psi_q in Phi"). It does not grow with filled pixels.
+    """
+    h_img, w_img, _ = img.shape
+    if h_img < patch_size or w_img < patch_size:
+        raise ValueError(f"image {h_img}x{w_img} is smaller than the {patch_size}x{patch_size} patch")
+    full = np.lib.stride_tricks.sliding_window_view(known0, (patch_size, patch_size)).all(axis=(-2, -1))
+    src = np.argwhere(full) + patch_size // 2  # (Ns, 2) exemplar centres
+    if len(src) == 0:
+        raise ValueError(f"no {patch_size}x{patch_size} patch is entirely known: nothing to copy exemplars from "
+                         "(use a smaller patch_size or a mask with more known area)")
+    win = np.lib.stride_tricks.sliding_window_view(img, (patch_size, patch_size), axis=(0, 1))  # (H', W', C, p, p)
+    S = win[full].transpose(0, 2, 3, 1).reshape(len(src), -1)  # (Ns, p*p*C), same order as (oy, ox, channel)
+    return src, S, S * S
+
+
+def _best_exemplar(fill: _Fill, ty_p, tx_p, tk, S: np.ndarray, S2: np.ndarray) -> int:
+    """Index of the exemplar q^ = argmin d(Psi_p^, Psi_q): SSD over the already-filled pixels of Psi_p^ (ties: the
+    first in raster order)."""
+    h_img, w_img = fill.known.shape
+    cy, cx = np.clip(ty_p, 0, h_img - 1), np.clip(tx_p, 0, w_img - 1)
+    wgt = np.repeat(tk.astype(np.float64), fill.img.shape[2])
+    tvals = fill.work[cy, cx].ravel() * wgt
+    ssd = S2 @ wgt - 2.0 * (S @ tvals)  # + sum(w t^2), the same for every exemplar
+    return int(np.argmin(ssd))
+
+
+class _Recorder:
+    """The maps of the iterations ``ExemplarTrace`` records."""
+
+    def __init__(self):
+        self.rec: dict[str, list] = {k: [] for k in ("it", "conf", "data", "prio", "front", "target", "source",
+                                                     "tconf")}
+
+    def add(self, it: int, fill: _Fill, front, fy, fx, c_front, d_front, p_front, target, source, c_hat) -> None:
+        h_img, w_img = fill.known.shape
+        cmap = fill.conf * fill.known
+        cmap[fy, fx] = c_front
+        dmap = np.zeros((h_img, w_img))
+        dmap[fy, fx] = d_front
+        pmap = np.zeros((h_img, w_img))
+        pmap[fy, fx] = p_front
+        for key, value in (("it", it), ("conf", cmap.astype(np.float32)), ("data", dmap.astype(np.float32)),
+                           ("prio", pmap.astype(np.float32)), ("front", front), ("target", target),
+                           ("source", source), ("tconf", c_hat)):
+            self.rec[key].append(value)
+
+    def trace(self, fill: _Fill, n_iters: int) -> ExemplarTrace:
+        rec = self.rec
+        h, w = fill.known.shape
+        return ExemplarTrace(
+            iterations=np.asarray(rec["it"], dtype=np.int64),
+            confidence=np.asarray(rec["conf"], dtype=np.float32).reshape(-1, h, w),
+            data=np.asarray(rec["data"], dtype=np.float32).reshape(-1, h, w),
+            priority=np.asarray(rec["prio"], dtype=np.float32).reshape(-1, h, w),
+            front=np.asarray(rec["front"], dtype=bool).reshape(-1, h, w),
+            target=np.asarray(rec["target"], dtype=np.int64).reshape(-1, 2),
+            source=np.asarray(rec["source"], dtype=np.int64).reshape(-1, 2),
+            target_confidence=np.asarray(rec["tconf"], dtype=np.float64),
+            fill_order=fill.fill_order,
+            final_confidence=(fill.conf * fill.known).astype(np.float32),
+            n_iters=n_iters,
+            complete=bool(fill.known.all()),
+        )
+
+
+def _exemplar_single(img: np.ndarray, known0: np.ndarray, patch_size: int, record_every: int,
+                     max_iters: int | None, alpha: float) -> tuple[np.ndarray, ExemplarTrace]:
+    """Criminisi et al. 2004 on one H x W x C float64 image; ``known0`` is the H x W bool known region."""
+    src, S, S2 = _source_patches(img, known0, patch_size)
+    fill = _Fill.start(img, known0, patch_size)
+    recorder = _Recorder()
+    it = 0
+    while not fill.known.all():
+        if max_iters is not None and it >= max_iters:
+            break
+        # 1. priority, Eq. 1: P(p) = C(p) D(p) on the fill front; the largest P wins, ties broken by C, then by
+        # raster order
+        front, fy, fx = fill.front()
+        c_front = fill.confidence_term(fy, fx)
+        d_front = fill.data_term(fy, fx, alpha)
         p_front = c_front * d_front
         k = np.lexsort((-np.arange(len(fy)), c_front, p_front))[-1]
         ty, tx = int(fy[k]), int(fx[k])
-
-        # 2. the exemplar q^ = argmin d(Psi_p^, Psi_q): SSD over the already-filled pixels of Psi_p^
-        ty_p, tx_p = ty + oy, tx + ox
-        inside = (ty_p >= 0) & (ty_p < h_img) & (tx_p >= 0) & (tx_p < w_img)
-        cy, cx = np.clip(ty_p, 0, h_img - 1), np.clip(tx_p, 0, w_img - 1)
-        tk = known[cy, cx] & inside
-        wgt = np.repeat(tk.astype(np.float64), img.shape[2])
-        tvals = work[cy, cx].ravel() * wgt
-        ssd = S2 @ wgt - 2.0 * (S @ tvals)  # + sum(w t^2), the same for every exemplar
-        q = int(np.argmin(ssd))
+        # 2. the best exemplar for the patch around p^
+        ty_p, tx_p, inside, tk = fill.target_patch(ty, tx)
+        q = _best_exemplar(fill, ty_p, tx_p, tk, S, S2)
         sy, sx = int(src[q, 0]), int(src[q, 1])
-
-        # record what the algorithm saw before this fill
-        if record_every and it % record_every == 0:
-            cmap = conf * known
-            cmap[fy, fx] = c_front
-            dmap = np.zeros((h_img, w_img))
-            dmap[fy, fx] = d_front
-            pmap = np.zeros((h_img, w_img))
-            pmap[fy, fx] = p_front
-            rec["it"].append(it)
-            rec["conf"].append(cmap.astype(np.float32))
-            rec["data"].append(dmap.astype(np.float32))
-            rec["prio"].append(pmap.astype(np.float32))
-            rec["front"].append(front)
-            rec["target"].append((ty, tx))
-            rec["source"].append((sy, sx))
-            rec["tconf"].append(c_front[k])
-
-        # 3. copy the exemplar into the hole part of Psi_p^ and update C (Sec. III-C: C(p) = C(p^) for p in
-        # Psi_p^ and Omega)
-        fill = inside & ~tk
-        fyy, fxx = ty_p[fill], tx_p[fill]
-        work[fyy, fxx] = img[sy + oy[fill], sx + ox[fill]]
-        conf[fyy, fxx] = c_front[k]
-        known[fyy, fxx] = True
-        fill_order[fyy, fxx] = it
+        if record_every and it % record_every == 0:  # what the algorithm saw before this fill
+            recorder.add(it, fill, front, fy, fx, c_front, d_front, p_front, (ty, tx), (sy, sx), c_front[k])
+        # 3. copy it into the hole part of Psi_p^ and update C
+        fill.copy(it, ty_p, tx_p, inside, tk, sy, sx, c_front[k])
         it += 1
-
-    h, w = h_img, w_img
-    trace = ExemplarTrace(
-        iterations=np.asarray(rec["it"], dtype=np.int64),
-        confidence=np.asarray(rec["conf"], dtype=np.float32).reshape(-1, h, w),
-        data=np.asarray(rec["data"], dtype=np.float32).reshape(-1, h, w),
-        priority=np.asarray(rec["prio"], dtype=np.float32).reshape(-1, h, w),
-        front=np.asarray(rec["front"], dtype=bool).reshape(-1, h, w),
-        target=np.asarray(rec["target"], dtype=np.int64).reshape(-1, 2),
-        source=np.asarray(rec["source"], dtype=np.int64).reshape(-1, 2),
-        target_confidence=np.asarray(rec["tconf"], dtype=np.float64),
-        fill_order=fill_order,
-        final_confidence=(conf * known).astype(np.float32),
-        n_iters=it,
-        complete=bool(known.all()),
-    )
-    return work, trace
+    return fill.work, recorder.trace(fill, it)
 
 
 def exemplar_inpaint(

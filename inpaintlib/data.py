@@ -169,12 +169,6 @@ def resize_or_crop_256(image: torch.Tensor, rng: np.random.Generator | None = No
     return resize_or_crop(image, 256, rng)
 
 
-def deepgin_crop(image: torch.Tensor, rng: np.random.Generator, load_size: int = 512, crop: int = 256) -> torch.Tensor:
-    """DeepGIN Sect. 5.1 "Training Batch Formation": resize every training image to 512 x 512 (aspect
-    ratio not kept, as the paper states) and take a random 256 x 256 sub-image."""
-    return random_crop(resize_image(image, load_size), crop, rng)
-
-
 def hflip(image: torch.Tensor) -> torch.Tensor:
     return image.flip(-1)
 
@@ -301,7 +295,7 @@ def load_image(path: str | os.PathLike) -> torch.Tensor:
         return _to_chw_float(np.asarray(im.convert("RGB")))
 
 
-FOLDER_MODES = ("resize", "center_crop", "random_crop", "resize_or_crop", "deepgin")
+FOLDER_MODES = ("resize", "center_crop", "random_crop", "resize_or_crop")
 
 
 class ImageFolder(torch.utils.data.Dataset):
@@ -310,19 +304,24 @@ class ImageFolder(torch.utils.data.Dataset):
     ``mode``:
       * ``"resize"`` - resized to ``size x size`` (aspect ratio not kept);
       * ``"center_crop"`` / ``"resize_or_crop"`` - shorter side to ``size``, central crop (``resize_or_crop``);
-      * ``"random_crop"`` - shorter side to ``size``, random crop;
-      * ``"deepgin"`` - resized to ``2 size`` square, random ``size`` crop (``deepgin_crop``; DeepGIN Sect. 5.1
-        with size 256).
-    ``flip`` (default: on for the random modes) flips horizontally with probability 0.5. Random
+      * ``"random_crop"`` - shorter side to ``size``, random crop.
+    ``transform(image, rng) -> image``, when given, replaces the mode: any other resize or crop (a paper's own,
+    e.g. ``inpaintlib.papers.deepgin.deepgin_crop``); it must return ``3 x size x size``.
+    ``flip`` (default: on for ``"random_crop"`` and for a ``transform``, which receives the item's generator; off
+    otherwise) flips horizontally with probability 0.5. Random
     choices come from ``item_rng(seed, index, epoch)``; ``set_epoch`` changes the epoch.
     """
 
     def __init__(self, root: str | os.PathLike, size: int, mode: str = "resize", *, seed: int = 0,
-                 flip: bool | None = None, files: Sequence[str] | None = None):
+                 flip: bool | None = None, files: Sequence[str] | None = None,
+                 transform: Callable[[torch.Tensor, np.random.Generator], torch.Tensor] | None = None):
         if mode not in FOLDER_MODES:
             raise ValueError(f"mode must be one of {FOLDER_MODES}, got {mode!r}")
+        if transform is not None and not callable(transform):
+            raise ValueError(f"transform must be a callable transform(image, rng) -> image, got {transform!r}")
         self.root, self.size, self.mode, self.seed = Path(root), int(size), mode, int(seed)
-        self.random = mode in ("random_crop", "deepgin")
+        self.transform = transform
+        self.random = transform is not None or mode == "random_crop"
         self.flip = self.random if flip is None else bool(flip)
         self.files = list(files) if files is not None else list_images(self.root)
         if not self.files:
@@ -339,17 +338,22 @@ class ImageFolder(torch.utils.data.Dataset):
     def path(self, index: int) -> Path:
         return self.root / self.files[index]
 
+    def _resize_or_crop(self, index: int, img: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        if self.transform is not None:
+            out = self.transform(img, rng)
+            if not isinstance(out, torch.Tensor) or tuple(out.shape) != (3, self.size, self.size):
+                got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                raise ValueError(f"transform returned {got} for {self.path(index)}; expected a "
+                                 f"3 x {self.size} x {self.size} tensor")
+            return out
+        if self.mode == "resize":
+            return resize_image(img, self.size)
+        return resize_or_crop(img, self.size, rng if self.mode == "random_crop" else None)
+
     def __getitem__(self, index: int) -> torch.Tensor:
         img = load_image(self.path(index))
         rng = item_rng(self.seed, index, self.epoch)
-        if self.mode == "resize":
-            img = resize_image(img, self.size)
-        elif self.mode in ("center_crop", "resize_or_crop"):
-            img = resize_or_crop(img, self.size)
-        elif self.mode == "random_crop":
-            img = resize_or_crop(img, self.size, rng)
-        else:
-            img = deepgin_crop(img, rng, load_size=2 * self.size, crop=self.size)
+        img = self._resize_or_crop(index, img, rng)
         if self.flip and rng.random() < 0.5:
             img = hflip(img)
         return img.contiguous()
@@ -400,5 +404,5 @@ def open_dataset(name: str, root: str | os.PathLike, split: str, size: int, mode
 __all__ = [
     "SAMPLE_PHOTOS", "EXCLUDED_PHOTOS", "SampleScenes", "load_sample_photo", "ImageFolder", "open_dataset",
     "DatasetNotPrepared", "list_images", "load_image", "resize_image", "resize_short_side", "center_crop",
-    "random_crop", "resize_or_crop", "resize_or_crop_256", "deepgin_crop", "hflip", "item_rng", "FOLDER_MODES",
+    "random_crop", "resize_or_crop", "resize_or_crop_256", "hflip", "item_rng", "FOLDER_MODES",
 ]

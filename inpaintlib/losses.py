@@ -17,17 +17,13 @@ Normalisation follows the papers:
   (whole image);
 * adversarial: hinge (DeepGIN Eqs. 2-3) and non-saturating (PMRFN Eqs. 13-14).
 
-The VGG feature extractor is our own ``nn.Sequential`` laid out like torchvision's ``vgg16().features``
-/ ``vgg19().features`` (same state-dict keys), so the published ImageNet checkpoints load without
-importing torchvision. Nothing falls back silently: offline, callers choose ``backbone="random"``.
+The networks these losses use are layers: the VGG feature extractor is
+:class:`inpaintlib.layers.VGGFeatures` (``backbone="random"`` offline; nothing falls back silently) and the
+discriminator :class:`inpaintlib.layers.PatchDiscriminator`.
 """
 from __future__ import annotations
 
-import hashlib
-import os
-import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -36,248 +32,15 @@ from torch import nn
 from ._validate import check_image, check_valid
 
 __all__ = [
-    "PCONV_WEIGHTS", "DEEPGIN_VGG_LAYER_WEIGHTS", "VGG_CONFIGS", "VGG_URLS", "IMAGENET_MEAN", "IMAGENET_STD",
-    "WeightsUnavailableError", "vgg_layer_names", "VGGFeatures",
+    "PCONV_WEIGHTS",
     "masked_l1", "masked_mse", "gram_matrix", "perceptual_loss", "style_loss", "total_variation",
     "hinge_d_loss", "hinge_g_loss", "nonsaturating_d_loss", "nonsaturating_g_loss", "feature_matching_loss",
-    "PatchDiscriminator", "InpaintingLoss",
+    "InpaintingLoss",
 ]
 
 #: Loss weights of the PConv ports (REFERENCE.md: partial convolution); MSFEF Sect. 4 uses the same
 #: coefficients ("the same as ... the original partial convolution paper") with MSE pixel terms.
 PCONV_WEIGHTS = {"valid": 1.0, "hole": 6.0, "perceptual": 0.05, "style": 120.0, "tv": 0.1}
-
-#: DeepGIN's VGG19 layer weights for conv1_1 .. conv5_1 (REFERENCE.md: DeepGIN's published code).
-DEEPGIN_VGG_LAYER_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
-
-#: Conv channel counts, "M" = 2x2 max-pool (Simonyan & Zisserman 2015, Table 1, configurations D and E).
-VGG_CONFIGS = {
-    "vgg16": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"),
-    "vgg19": (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
-              512, 512, 512, 512, "M"),
-}
-#: The published torchvision ImageNet checkpoints (the hex in the file name is a sha256 prefix).
-VGG_URLS = {
-    "vgg16": "https://download.pytorch.org/models/vgg16-397923af.pth",
-    "vgg19": "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
-}
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-_HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,64})\.[A-Za-z]+$")
-_VERIFIED: set[tuple[str, int, float]] = set()
-
-
-class WeightsUnavailableError(RuntimeError):
-    """Pretrained weights could not be obtained (offline, missing file). Never caught silently here."""
-
-
-# --------------------------------------------------------------------------------------------------------------
-# VGG feature extractor
-# --------------------------------------------------------------------------------------------------------------
-def vgg_layer_names(arch: str = "vgg16") -> list[str]:
-    """Names of the modules of ``vgg16().features`` / ``vgg19().features``, by index.
-
-    ``conv{b}_{i}``, ``relu{b}_{i}`` for the i-th convolution of block b, ``pool{b}`` for its max-pool.
-    """
-    if arch not in VGG_CONFIGS:
-        raise ValueError(f"arch must be one of {sorted(VGG_CONFIGS)}, got {arch!r}")
-    names, block, conv = [], 1, 1
-    for v in VGG_CONFIGS[arch]:
-        if v == "M":
-            names.append(f"pool{block}")
-            block, conv = block + 1, 1
-        else:
-            names += [f"conv{block}_{conv}", f"relu{block}_{conv}"]
-            conv += 1
-    return names
-
-
-def _sha256_prefix_ok(path: Path, prefix: str) -> bool:
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime)
-    if key in _VERIFIED:
-        return True
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    ok = h.hexdigest().startswith(prefix)
-    if ok:
-        _VERIFIED.add(key)
-    return ok
-
-
-def _check_hash_in_name(path: Path) -> None:
-    """torch.hub's convention: ``name-<sha256 prefix>.ext`` must match the file's sha256."""
-    m = _HASH_IN_NAME.search(path.name)
-    if m and not _sha256_prefix_ok(path, m.group(1)):
-        raise ValueError(f"{path} does not match the sha256 prefix {m.group(1)!r} in its name: the file is corrupt "
-                         "or not the published checkpoint; delete it and download it again")
-
-
-def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise WeightsUnavailableError(f"VGG weights file {path} does not exist")
-    _check_hash_in_name(path)
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path), device="cpu")
-    if path.suffix in (".pth", ".pt"):
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(sd, Mapping):
-            raise ValueError(f"{path} does not hold a state dict (got {type(sd).__name__})")
-        return dict(sd)
-    raise ValueError(f"VGG weights must be a .pth/.pt or .safetensors file, got {path}")
-
-
-def _fetch_imagenet_state_dict(arch: str) -> dict[str, torch.Tensor]:
-    url = VGG_URLS[arch]
-    try:
-        sd = torch.hub.load_state_dict_from_url(url, map_location="cpu", progress=False, check_hash=True,
-                                                weights_only=True)
-    except Exception as e:  # no network, proxy, disk: all mean "unavailable", re-raised with the remedy
-        raise WeightsUnavailableError(
-            f"could not obtain the ImageNet {arch} weights from {url} ({type(e).__name__}: {e}). "
-            "Offline runs must pass backbone=\"random\" explicitly (a seeded random VGG; perceptual/style numbers "
-            "are then not those of the papers), or weights=<path to a local copy of "
-            f"{url.rsplit('/', 1)[-1]} (.pth or .safetensors)>"
-        ) from e
-    # check_hash only runs on download: verify a cached copy too
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
-    if cached.is_file():
-        _check_hash_in_name(cached)
-    return dict(sd)
-
-
-class VGGFeatures(nn.Module):
-    """Frozen VGG16/VGG19 features at named layers (the loss network of MSFEF Eq. 3-4, DeepGIN Eq. 4-5).
-
-    ``arch``: ``"vgg16"`` or ``"vgg19"``. ``layers``: names from :func:`vgg_layer_names`
-    (``conv1_1``, ``relu1_1``, ..., ``pool1`` .. ``pool5``); features come back as a dict in that order.
-    ``backbone="imagenet"`` loads the published torchvision checkpoint through ``torch.hub``
-    (cache, then URL; ``weights_only=True``; sha256 prefix checked), or the local ``.pth`` /
-    ``.safetensors`` file given as ``weights`` (a full ``vgg16()`` state dict, its ``features.*``
-    part, or ``vgg.features.state_dict()``). When the weights cannot be obtained it raises
-    :class:`WeightsUnavailableError`; it never falls back. ``backbone="random"`` must be chosen
-    explicitly: Kaiming-normal (fan-out, as torchvision initialises VGG) weights from ``seed``, zero
-    biases; the global RNG is left untouched.
-
-    Inputs are images in [0, 1], normalised inside with the ImageNet mean/std. Parameters are frozen
-    (``requires_grad=False``, always in eval mode), but the features are differentiable with respect
-    to the input. The forward pass stops after the deepest requested layer. The state-dict keys are
-    torchvision's (``features.0.weight`` ...).
-    """
-
-    def __init__(self, arch: str = "vgg16", layers: Sequence[str] = ("pool1", "pool2", "pool3"),
-                 backbone: str = "imagenet", weights: str | os.PathLike | None = None, seed: int = 0):
-        super().__init__()
-        names = vgg_layer_names(arch)
-        if isinstance(layers, str):
-            layers = (layers,)
-        layers = tuple(layers)
-        if not layers:
-            raise ValueError("layers must name at least one VGG layer")
-        unknown = [n for n in layers if n not in names]
-        if unknown:
-            raise ValueError(f"unknown {arch} layer(s) {unknown}; choose from {names}")
-        if len(set(layers)) != len(layers):
-            raise ValueError(f"layers contains duplicates: {layers}")
-        if backbone not in ("imagenet", "random"):
-            raise ValueError(f"backbone must be 'imagenet' or 'random', got {backbone!r}")
-        if backbone == "random" and weights is not None:
-            raise ValueError("backbone='random' takes no weights; pass backbone='imagenet' with weights=<file>")
-        self.arch, self.layers, self.backbone, self.seed = arch, layers, backbone, seed
-        self.weights_source = None
-        self._index = {n: names.index(n) for n in layers}
-        self._last = max(self._index.values())
-
-        modules: list[nn.Module] = []
-        in_ch = 3
-        for v in VGG_CONFIGS[arch]:
-            if v == "M":
-                modules.append(nn.MaxPool2d(kernel_size=2, stride=2))
-            else:
-                # built on the meta device: no default init (it would cost time and consume the global RNG);
-                # every parameter is then set by reset_random or by loading a checkpoint.
-                # ReLU not in place, so a requested conv output is not overwritten by its ReLU.
-                modules += [nn.Conv2d(in_ch, v, kernel_size=3, padding=1, device="meta"), nn.ReLU(inplace=False)]
-                in_ch = v
-        self.features = nn.Sequential(*modules).to_empty(device="cpu")
-        self.channels = {}
-        ch = 3
-        for n, m in zip(names, self.features):
-            ch = m.out_channels if isinstance(m, nn.Conv2d) else ch
-            if n in self._index:
-                self.channels[n] = ch
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-
-        if backbone == "random":
-            self.reset_random(seed)
-            self.weights_source = f"random (seed {seed})"
-        else:
-            if weights is None:
-                sd = _fetch_imagenet_state_dict(arch)
-                self.weights_source = VGG_URLS[arch]
-            else:
-                sd = _read_state_dict(Path(weights).expanduser())
-                self.weights_source = str(weights)
-            self.load_vgg_state_dict(sd)
-        for p in self.parameters():
-            p.requires_grad_(False)
-        self.eval()
-
-    def reset_random(self, seed: int) -> None:
-        """Seeded Kaiming-normal (fan-out, ReLU) weights and zero biases."""
-        gen = torch.Generator().manual_seed(int(seed))
-        with torch.no_grad():
-            for m in self.features:
-                if isinstance(m, nn.Conv2d):
-                    w = torch.empty(m.weight.shape)
-                    nn.init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu", generator=gen)
-                    m.weight.copy_(w)
-                    m.bias.zero_()
-
-    def load_vgg_state_dict(self, state_dict: Mapping[str, torch.Tensor]) -> None:
-        """Load a torchvision-layout VGG state dict (``features.*`` keys; ``classifier.*`` ignored)."""
-        if any(k.startswith("features.") for k in state_dict):
-            sd = {k[len("features."):]: v for k, v in state_dict.items() if k.startswith("features.")}
-        else:
-            sd = dict(state_dict)
-        expected = self.features.state_dict()
-        missing = sorted(set(expected) - set(sd))
-        unexpected = sorted(set(sd) - set(expected))
-        if missing or unexpected:
-            raise ValueError(f"not a torchvision {self.arch} state dict: missing {missing[:4]}, "
-                             f"unexpected {unexpected[:4]}")
-        bad = [k for k in expected if tuple(sd[k].shape) != tuple(expected[k].shape)]
-        if bad:
-            raise ValueError(f"not a torchvision {self.arch} state dict: shape mismatch for {bad[:4]} "
-                             f"(e.g. {tuple(sd[bad[0]].shape)} vs {tuple(expected[bad[0]].shape)})")
-        self.features.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True)
-
-    def train(self, mode: bool = True) -> "VGGFeatures":  # noqa: D102 - frozen: always eval
-        return super().train(False)
-
-    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``{layer name: features}`` for the requested layers of ``image`` (N x 3 x H x W, [0, 1])."""
-        if not isinstance(image, torch.Tensor) or image.dim() != 4 or image.shape[1] != 3:
-            raise ValueError(f"VGGFeatures expects images of shape N x 3 x H x W in [0, 1], got "
-                             f"{tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__}")
-        h = (image - self.mean.to(image.dtype)) / self.std.to(image.dtype)  # ImageNet normalisation
-        found = {}
-        for i, m in enumerate(self.features):
-            h = m(h)
-            if i in self._index.values():
-                found[i] = h
-            if i == self._last:
-                break
-        return {n: found[i] for n, i in self._index.items()}
-
-    def extra_repr(self) -> str:
-        return f"arch={self.arch!r}, layers={self.layers}, weights={self.weights_source!r}"
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -368,9 +131,10 @@ def _paired(feats, feats_gt):
 def perceptual_loss(feats, feats_gt, layer_weights: Sequence[float] | None = None) -> torch.Tensor:
     """One sum of MSFEF Eq. 3: ``sum_l w_l ||Phi_l(Y) - Phi_l(Y_gt)||_1 / N_Phi_l`` (mean absolute difference).
 
-    ``feats``/``feats_gt``: the dicts returned by :class:`VGGFeatures` (or lists / a single tensor).
+    ``feats``/``feats_gt``: the dicts returned by :class:`inpaintlib.layers.VGGFeatures` (or lists / a single tensor).
     Eq. 3 is this for ``Y = Y_out`` plus this for ``Y = Y_comp``; :class:`InpaintingLoss` adds both.
-    ``layer_weights`` default to 1 (DeepGIN uses :data:`DEEPGIN_VGG_LAYER_WEIGHTS`).
+    ``layer_weights`` default to 1 (DeepGIN uses
+    :data:`inpaintlib.papers.deepgin.DEEPGIN_VGG_LAYER_WEIGHTS`).
     """
     a, b = _paired(feats, feats_gt)
     lw = _layer_weights(len(a), layer_weights)
@@ -412,7 +176,7 @@ def total_variation(image: torch.Tensor, valid: torch.Tensor | None = None) -> t
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Adversarial losses and discriminator
+# Adversarial losses
 # --------------------------------------------------------------------------------------------------------------
 def _logit_list(x) -> list[torch.Tensor]:
     return [x] if isinstance(x, torch.Tensor) else list(x)
@@ -455,7 +219,7 @@ def feature_matching_loss(real_features, fake_features) -> torch.Tensor:
     """pix2pixHD's discriminator feature matching (DeepGIN's published code, weight 0.01).
 
     ``real_features``/``fake_features``: per scale, the list of intermediate activations returned by
-    :meth:`PatchDiscriminator.forward` with ``return_features=True``. L1 (mean) between them, real
+    :meth:`inpaintlib.layers.PatchDiscriminator.forward` with ``return_features=True``. L1 (mean) between them, real
     side detached, each layer weighted by ``4 / n_feature_layers`` and each scale by ``1 / n_scales``
     (pix2pixHD's convention).
     """
@@ -467,62 +231,6 @@ def feature_matching_loss(real_features, fake_features) -> torch.Tensor:
             total = total + (4.0 / len(fs)) / len(fake_features) * (f - r.detach()).abs().mean()
     return total
 
-
-class PatchDiscriminator(nn.Module):
-    """pix2pixHD/PatchGAN discriminator (DeepGIN Sect. 3, "conditional multi-scale discriminators").
-
-    Per scale: a 4x4 stride-2 conv to ``base`` channels, ``n_layers - 1`` more 4x4 stride-2 convs
-    doubling the channels (at most 512), one 4x4 stride-1 conv doubling once more, and a 4x4
-    stride-1 conv to one logit channel; padding 2 (pix2pixHD), LeakyReLU(0.2) after every conv but
-    the last, spectral normalisation on every conv when ``spectral_norm`` (DeepGIN: "after each
-    convolutional layer"), no other normalisation. Scale ``s`` sees the input average-pooled
-    (3x3, stride 2) ``s`` times; each scale has its own weights.
-
-    ``forward(x)`` returns the list of logit maps, finest scale first; with
-    ``return_features=True`` it returns ``(logits, features)`` where ``features[s]`` lists the
-    ``n_layers + 1`` intermediate activations of scale ``s`` (for :func:`feature_matching_loss`).
-    """
-
-    def __init__(self, in_channels: int, base: int = 64, n_layers: int = 3, n_scales: int = 1,
-                 spectral_norm: bool = True):
-        super().__init__()
-        if n_layers < 1 or n_scales < 1:
-            raise ValueError(f"n_layers and n_scales must be >= 1, got {n_layers}, {n_scales}")
-        self.in_channels, self.n_layers, self.n_scales = in_channels, n_layers, n_scales
-        self.scales = nn.ModuleList(self._one_scale(in_channels, base, n_layers, spectral_norm)
-                                    for _ in range(n_scales))
-
-    @staticmethod
-    def _one_scale(in_ch: int, base: int, n_layers: int, sn: bool) -> nn.ModuleList:
-        def conv(ci, co, stride):
-            c = nn.Conv2d(ci, co, kernel_size=4, stride=stride, padding=2)
-            return nn.utils.parametrizations.spectral_norm(c) if sn else c
-
-        blocks = [nn.Sequential(conv(in_ch, base, 2), nn.LeakyReLU(0.2))]
-        ch = base
-        for _ in range(1, n_layers):
-            nxt = min(ch * 2, 512)
-            blocks.append(nn.Sequential(conv(ch, nxt, 2), nn.LeakyReLU(0.2)))
-            ch = nxt
-        nxt = min(ch * 2, 512)
-        blocks.append(nn.Sequential(conv(ch, nxt, 1), nn.LeakyReLU(0.2)))
-        blocks.append(nn.Sequential(conv(nxt, 1, 1)))
-        return nn.ModuleList(blocks)
-
-    def forward(self, x: torch.Tensor, return_features: bool = False):  # noqa: D102
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"PatchDiscriminator expects N x {self.in_channels} x H x W, got {tuple(x.shape)}")
-        logits, features = [], []
-        for s, blocks in enumerate(self.scales):
-            if s > 0:
-                x = F.avg_pool2d(x, kernel_size=3, stride=2, padding=1, count_include_pad=False)
-            h, feats = x, []
-            for b in blocks:
-                h = b(h)
-                feats.append(h)
-            logits.append(feats.pop())
-            features.append(feats)
-        return (logits, features) if return_features else logits
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -536,9 +244,10 @@ class InpaintingLoss(nn.Module):
     composite), ``tv`` (:func:`total_variation` of the composite; ``tv_region="hole"`` restricts it to
     the dilated hole as in PConv, ``"image"`` uses the whole image as in DeepGIN). Missing keys count
     as 0, and a term of weight 0 is not computed and not reported, so an ablation ("No Perceptual")
-    is a weight change. ``vgg`` (a :class:`VGGFeatures`) is required when the perceptual or style
+    is a weight change. ``vgg`` (a :class:`inpaintlib.layers.VGGFeatures`) is required when the perceptual or style
     weight is positive. ``perceptual_layer_weights`` / ``style_layer_weights`` weight the VGG layers
-    (default 1 each; DeepGIN weights its perceptual layers by :data:`DEEPGIN_VGG_LAYER_WEIGHTS`).
+    (default 1 each; DeepGIN weights its perceptual layers by
+    :data:`inpaintlib.papers.deepgin.DEEPGIN_VGG_LAYER_WEIGHTS`).
 
     ``loss(out, gt, valid)`` returns ``(total, terms)``: ``total`` a scalar tensor to backpropagate,
     ``terms`` the *unweighted* values as detached scalar tensors, for logging (no host sync;
@@ -563,7 +272,7 @@ class InpaintingLoss(nn.Module):
         if tv_region not in ("hole", "image"):
             raise ValueError(f"tv_region must be 'hole' or 'image', got {tv_region!r}")
         if (w["perceptual"] > 0 or w["style"] > 0) and vgg is None:
-            raise ValueError("perceptual/style weights > 0 need a VGG: pass vgg=VGGFeatures(...) "
+            raise ValueError("perceptual/style weights > 0 need a VGG: pass vgg=inpaintlib.layers.VGGFeatures(...) "
                              "(offline: VGGFeatures(backbone='random')), or set those weights to 0")
         self.weights, self.pixel, self.tv_region = w, pixel, tv_region
         n_layers = len(getattr(vgg, "layers", ())) or None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["record"]
+__all__ = ["record", "record_buckets"]
 
 
 def _plain(value: Any) -> Any:
@@ -43,3 +43,10 @@ def record(name: str, value: Any, digits: int | None = None) -> None:
     from myst_nb import glue
 
     glue(name, value, display=False)
+
+
+def record_buckets(prefix: str, values, digits: int | None = 2) -> None:
+    """Record one key number per hole-ratio bucket of ``values`` (a mapping or pandas Series from bucket label to
+    value, in bucket order): ``<prefix>_b0``, ``<prefix>_b1``, ... and ``<prefix>_all`` for the label ``"all"``."""
+    for i, (label, v) in enumerate(dict(values).items()):
+        record(f"{prefix}_{'all' if label == 'all' else f'b{i}'}", float(v), digits)

@@ -19,13 +19,16 @@ from matplotlib.figure import Figure
 
 __all__ = [
     "HOLE_COLOR",
+    "PAGE_WIDTH",
     "bucket_bars",
+    "compact_table",
     "feature_grid",
     "flow_legend",
     "flow_to_color",
     "heatmap_overlay",
     "inpaint_grid",
     "learning_curves",
+    "mask_gallery",
     "mask_strip",
     "middlebury_colorwheel",
     "results_table",
@@ -34,6 +37,10 @@ __all__ = [
 
 #: Colour the hole is painted with in input images (magenta: absent from most photographs).
 HOLE_COLOR = (1.0, 0.0, 1.0)
+
+#: Width in inches of the book's content column (~750 px at matplotlib's 100 dpi). Figures built here that would be
+#: wider are scaled down to it as a whole, so their text keeps the point size it was set in and stays legible.
+PAGE_WIDTH = 7.5
 
 
 def _np_image(x) -> np.ndarray:
@@ -56,6 +63,8 @@ def _np_image(x) -> np.ndarray:
 
 
 def _figure(width: float, height: float) -> Figure:
+    if width > PAGE_WIDTH:
+        width, height = PAGE_WIDTH, height * PAGE_WIDTH / width
     return plt.figure(figsize=(max(1.0, width), max(1.0, height)), layout="constrained")
 
 
@@ -104,7 +113,8 @@ def inpaint_grid(
 
     ``rows`` maps names to ``N x 3 x H x W`` tensors and must hold ``"image"`` (the ground truth) and ``"valid"``
     (``N x 1 x H x W``, 1 = known); every other entry is a method's raw output. For each method the grid shows the
-    raw output (if ``show_raw``) and the composite ``valid * image + (1 - valid) * output``. The hole in the input is
+    raw output (if ``show_raw``) and the composite ``valid * image + (1 - valid) * output`` (titled with the name over
+    "composite", on two lines so that titles fit narrow panels). The hole in the input is
     painted ``hole_color`` (magenta). ``titles`` renames columns (keys: ``"input"``, ``"image"``, a method name or
     ``"<method> composite"``). The first ``n`` samples are shown.
     """
@@ -126,7 +136,7 @@ def inpaint_grid(
         v = v.clamp(0, 1)
         if show_raw:
             cols.append((titles.get(k, k), v))
-        cols.append((titles.get(f"{k} composite", f"{k} composite"), valid * image + (1 - valid) * v))
+        cols.append((titles.get(f"{k} composite", f"{k}\ncomposite"), valid * image + (1 - valid) * v))
     cols.append((titles.get("image", "ground truth"), image))
     n = min(n, image.shape[0])
     fig, axes = _new_axes(n, len(cols), size=size)
@@ -211,13 +221,41 @@ def mask_strip(masks: Sequence, titles: Sequence[str] | None = None, size: float
         raise ValueError(f"{len(titles)} titles for {len(masks)} masks")
     fig, axes = _new_axes(1, len(masks), size=size)
     for i, m in enumerate(masks):
-        a = _np_mask(m)
-        ax = axes[0, i]
-        ax.imshow(a, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-        _off(ax)
-        ax.set_title(titles[i] if titles is not None else f"hole {1 - a.mean():.0%}", fontsize=9)
+        a = _mask_panel(axes[0, i], m)
+        axes[0, i].set_title(titles[i] if titles is not None else f"hole {1 - a.mean():.0%}", fontsize=9)
     if suptitle:
         fig.suptitle(suptitle)
+    return fig
+
+
+def _mask_panel(ax, m) -> np.ndarray:
+    a = _np_mask(m)
+    ax.imshow(a, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    _off(ax)
+    return a
+
+
+def mask_gallery(rows: Mapping[str, Sequence], hole_titles: bool = True, size: float = 1.0,
+                 suptitle: str | None = None) -> Figure:
+    """Rows of ``valid`` masks (white = known, black = hole): one row per entry of ``rows``, labelled with its key
+    (e.g. a few draws of each generator, or a few masks of each hole-ratio bucket). With ``hole_titles`` each mask
+    carries its hole ratio. Rows may have different lengths; the figure fits :data:`PAGE_WIDTH`."""
+    rows = {str(k): list(v) for k, v in rows.items()}
+    if not rows or not all(rows.values()):
+        raise ValueError("rows must map labels to non-empty sequences of masks")
+    ncols = max(len(v) for v in rows.values())
+    fig, axes = _new_axes(len(rows), ncols, size=size)
+    for r, (label, masks) in enumerate(rows.items()):
+        for c in range(ncols):
+            if c >= len(masks):
+                axes[r, c].axis("off")
+                continue
+            a = _mask_panel(axes[r, c], masks[c])
+            if hole_titles:
+                axes[r, c].set_title(f"{1 - a.mean():.0%}", fontsize=8, pad=2)
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
     return fig
 
 
@@ -307,6 +345,38 @@ def results_table(
     return "\n".join(lines)
 
 
+def compact_table(frame: pd.DataFrame | pd.Series, caption: str | None = None,
+                  digits: int | Mapping[str, int] = 3, percent: bool = False, transpose: bool = False):
+    """``frame`` as a table that fits the book's content column: a pandas ``Styler`` (display it by ending a cell
+    with it) in small type with tight cells, numbers rounded to ``digits`` decimals (one number, or per row: a
+    mapping from the row label -- the first level of a MultiIndex -- to decimals, e.g. ``{"psnr": 2, "ssim": 3}``;
+    rows not named keep 3), shown as percentages with ``percent``, NaN as ``n/a``; ``transpose`` swaps rows and
+    columns first (use it when there are more columns than rows). The numbers are formatted, not changed."""
+    t = frame.to_frame() if isinstance(frame, pd.Series) else frame
+    t = t.T if transpose else t
+
+    def cell(v, d: int) -> str:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+            return str(v)
+        if np.isnan(v):
+            return "n/a"
+        return f"{v:.{d}%}" if percent else f"{v:,.{d}f}"
+
+    def places(label) -> int:
+        if not isinstance(digits, Mapping):
+            return int(digits)
+        return int(digits.get(label[0] if isinstance(label, tuple) else label, 3))
+
+    text = pd.DataFrame([[cell(v, places(i)) for v in row] for i, row in zip(t.index, t.itertuples(index=False))],
+                        index=t.index, columns=t.columns)
+    styler = text.style.set_table_styles([
+        {"selector": "", "props": "font-size: 0.8em; border-collapse: collapse; margin-bottom: 0.5em"},
+        {"selector": "th, td", "props": "padding: 1px 6px; text-align: right; white-space: nowrap"},
+        {"selector": "caption", "props": "caption-side: top; text-align: left; font-size: 1.05em; padding: 2px 0"},
+    ])
+    return styler.set_caption(caption) if caption else styler
+
+
 def bucket_bars(
     tables: pd.DataFrame | Mapping[str, pd.DataFrame],
     metrics: Sequence[str] | None = None,
@@ -334,11 +404,11 @@ def bucket_bars(
         for k, (name, t) in enumerate(tables.items()):
             vals = [float(t.loc[m, b]) if (m in t.index and b in t.columns) else np.nan for b in buckets]
             ax.bar(xs + (k - (len(tables) - 1) / 2) * width, vals, width, label=name or None)
-        ax.set_xticks(xs, [str(b) for b in buckets], rotation=45, fontsize=7)
+        ax.set_xticks(xs, [str(b) for b in buckets], rotation=45, fontsize=8)
         ax.set_title(m, fontsize=9)
         ax.set_xlabel("hole ratio", fontsize=8)
-    if len(tables) > 1:
-        axes[0].legend(fontsize=7)
+    if len(tables) > 1:  # below the panels, where it hides no bar
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=len(tables), fontsize=8)
     if title:
         fig.suptitle(title)
     return fig

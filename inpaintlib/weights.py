@@ -35,7 +35,7 @@ import torch
 import safetensors.torch
 from safetensors.torch import load as _load_safetensors_bytes  # safetensors bytes -> tensors (no pickle)
 
-from .files import sha256_bytes, atomic_write_bytes, atomic_write_text, fsync_dir, git_commit, sha256_file, unlink_quiet, write_temp
+from .files import atomic_write_text, fsync_dir, git_commit, sha256_bytes, sha256_file, unlink_quiet, write_temp
 
 __all__ = [
     "FORMAT",

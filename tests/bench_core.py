@@ -138,7 +138,7 @@ def bench_training(steps: int, device: str, warm: int = 10) -> None:
     import tempfile
 
     from inpaintlib.data import SampleScenes
-    from inpaintlib.losses import VGGFeatures
+    from inpaintlib.layers import VGGFeatures
     from inpaintlib.papers.msfef import MSFEFConfig, msfef_training, train_msfef
 
     steps = max(steps, warm + 5)

@@ -8,7 +8,6 @@ it). The test of the browser check itself, on a hand-made broken page, is quick 
 import json
 import re
 import shutil
-import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
@@ -25,17 +24,6 @@ needs_chromium = pytest.mark.skipif(
     not any(shutil.which(c) for c in ("chromium", "chromium-browser", "google-chrome")),
     reason="Chromium is not installed (apt-get install chromium)",
 )
-
-
-@pytest.fixture(scope="session")
-def built_book():
-    """Run the pipeline once: notebooks at CI scale (cached when unchanged), report, book build."""
-    res = subprocess.run([sys.executable, "-m", "inpaintlib.reproduce", "--scale", "ci", "--timeout", "1200"],
-                         cwd=ROOT, capture_output=True, text=True)
-    if res.returncode != 0:
-        pytest.fail(f"python -m inpaintlib.reproduce --scale ci failed (exit {res.returncode}):\n"
-                    f"{res.stderr[-4000:]}\n{res.stdout[-3000:]}")
-    return HTML
 
 
 def toc_docs() -> list[str]:
@@ -66,7 +54,9 @@ def test_report_page_lists_every_notebook_with_its_run(built_book):
 
     page = (built_book / "book" / "report.html").read_text()
     text = re.sub(r"<[^>]+>", " ", page)
-    for nb in toc_notebooks(ROOT):
+    notebooks = toc_notebooks(ROOT)
+    assert notebooks, "_toc.yml lists no notebooks"
+    for nb in notebooks:
         short = nb.doc.removeprefix("notebooks/")
         assert short in text, f"the report page does not list {nb.doc}"
     for column in ("status", "wall time", "scale", "commit", "key numbers"):
@@ -75,7 +65,9 @@ def test_report_page_lists_every_notebook_with_its_run(built_book):
 
 @pytest.mark.book
 def test_every_toc_page_is_built(built_book):
-    missing = [d for d in toc_docs() if not (built_book / f"{d}.html").is_file()]
+    docs = toc_docs()
+    assert docs, "_toc.yml lists no pages"
+    missing = [d for d in docs if not (built_book / f"{d}.html").is_file()]
     assert not missing, f"pages of _toc.yml missing from the built book: {missing}"
 
 
@@ -107,6 +99,7 @@ def test_internal_links_and_anchors_resolve(built_book):
 
     broken = []
     pages = [p for p in built_book.rglob("*.html") if not p.relative_to(built_book).parts[0].startswith("_")]
+    assert pages, f"no HTML pages under {built_book}"
     for page in pages:
         for link in parse(page).links:
             url = urlparse(link)
@@ -129,6 +122,7 @@ def test_every_page_passes_the_browser_check_and_landing_pages_are_screenshotted
     problems = browser_check.check_book(built_book, shots, verbose=False)
     assert not problems, "browser check:\n" + "\n".join(problems)
     landing = [d for d in toc_docs() if d.startswith("book/")]
+    assert landing, "_toc.yml lists no landing pages under book/"
     for doc in landing:
         assert (shots / ("_".join(Path(doc).parts) + ".png")).stat().st_size > 10_000, doc
 
@@ -155,3 +149,32 @@ def test_browser_check_reports_broken_image_raw_math_traceback_and_figureless_no
     assert "notebooks/ch/01_x.html: an output shows a Python traceback" in text
     assert "notebooks/ch/01_x.html: chapter notebook page shows no figure" in text
     assert (tmp_path / "shots" / "book_intro.png").is_file()
+
+
+def _key_numbers() -> dict[str, dict[str, str]]:
+    state = json.loads((ROOT / "_build" / "reproduce" / "state.json").read_text())["notebooks"]
+    return {doc: entry.get("key_numbers", {}) for doc, entry in state.items()}
+
+
+@pytest.mark.book
+def test_msfef_key_numbers_satisfy_what_must_hold_at_ci_scale(built_book):
+    kn = _key_numbers()
+    train, arch = kn["notebooks/msfef/02_training"], kn["notebooks/msfef/01_architecture"]
+    margins = {k: float(v) for k, v in train.items() if k.startswith("msfef_sample_scenes_psnr_margin_b")}
+    assert len(margins) == 5 and all(m > 0 for m in margins.values()), margins  # ahead of mean fill in every bucket
+    assert float(train["msfef_sample_scenes_test_psnr_last"]) > float(train["msfef_sample_scenes_test_psnr_first"])
+    from inpaintlib.papers.msfef import MSFEFConfig, MSFEFNet
+
+    assert int(arch["msfef_params_model"]) == MSFEFNet(MSFEFConfig.paper()).num_parameters()
+    ablation = kn["notebooks/msfef/04_ablation"]
+    assert sum(int(ablation[f"msfef_ablation_psnr_{k}"]) for k in ("agrees", "disagrees", "cannot")) == 15
+
+
+@pytest.mark.book
+def test_landing_pages_show_the_glued_numbers_not_the_roles(built_book):
+    kn = _key_numbers()
+    page = re.sub(r"<[^>]+>", " ", (built_book / "book" / "msfef.html").read_text())
+    assert "glue:" not in page and "::msfef_" not in page
+    for doc, key in [("notebooks/msfef/02_training", "msfef_sample_scenes_test_psnr_last"),
+                     ("notebooks/msfef/04_ablation", "msfef_table1_full_model_best_cells")]:
+        assert kn[doc][key] in page, (key, kn[doc][key])

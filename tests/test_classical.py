@@ -1,5 +1,4 @@
 """Classical baselines: mean fill, biharmonic, and Criminisi et al.'s exemplar-based inpainting."""
-import time
 
 import numpy as np
 import pytest
@@ -79,9 +78,7 @@ def test_classical_functions_check_masks(fn):
 def test_exemplar_fills_hole_with_copies_of_known_pixels_only():
     img = _photo(48)
     valid = _box_valid(48, 48, 14, 34, 12, 36)
-    t0 = time.perf_counter()
     res = exemplar_inpaint(img, valid, patch_size=9)
-    assert time.perf_counter() - t0 < 10
     out = res.output
     known = valid.expand_as(img) == 1
     assert torch.equal(out[known], img[known])  # known pixels unchanged
@@ -170,10 +167,10 @@ def test_exemplar_max_iters_stops_early_and_batch_is_per_image():
         exemplar_inpaint(img, valid, patch_size=8)
 
 
-def test_exemplar_speed_64px_quarter_hole():
+def test_exemplar_fills_every_pixel_of_a_64px_quarter_hole():
+    # How long it takes is measured in tests/bench_core.py, not asserted here.
     img = _photo(64)
     valid = _box_valid(64, 64, 16, 48, 16, 48)  # 25 % hole
-    t0 = time.perf_counter()
     res = exemplar_inpaint(img, valid)
-    assert time.perf_counter() - t0 < 5.0
-    assert res.traces[0].complete
+    tr = res.traces[0]
+    assert tr.complete and (tr.fill_order[valid[0, 0].numpy() == 0] >= 0).all()

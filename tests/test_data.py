@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from inpaintlib import data as D
+from inpaintlib.papers.deepgin import deepgin_crop
 
 
 def test_sample_photos_all_load_offline_as_rgb_uint8():
@@ -88,11 +89,11 @@ def test_sample_scenes_work_through_a_dataloader_with_workers_the_same_as_withou
 def test_deepgin_crop_resizes_to_512_then_crops_256():
     img = torch.rand(3, 300, 700)
     rng = np.random.default_rng(0)
-    out = D.deepgin_crop(img, rng)
+    out = deepgin_crop(img, rng)
     assert out.shape == (3, 256, 256)
     # a constant-per-column ramp keeps its value range after the aspect-changing resize
     ramp = torch.linspace(0, 1, 700).expand(3, 300, 700).contiguous()
-    crops = [D.deepgin_crop(ramp, np.random.default_rng(s)) for s in range(20)]
+    crops = [deepgin_crop(ramp, np.random.default_rng(s)) for s in range(20)]
     starts = [float(c[0, 0, 0]) for c in crops]
     assert max(starts) <= 0.5 + 1e-3 and max(starts) - min(starts) > 0.1  # crop left edge within the first 256/512
 
@@ -141,6 +142,24 @@ def test_image_folder_modes_give_the_size_and_are_deterministic(fake_folder, mod
             a.set_epoch(e)
             outs.append(a[1])
         assert any(not torch.equal(outs[0], o) for o in outs[1:]), "new epochs should give new crops"
+
+
+def test_image_folder_transform_replaces_the_mode_and_gets_the_item_rng(fake_folder):
+    def crop(image, rng):  # DeepGIN's crop at a small size: resize to 2 x 24, random 24 x 24 sub-image
+        return deepgin_crop(image, rng, load_size=48, crop=24)
+
+    ds = D.ImageFolder(fake_folder, 24, transform=crop, seed=3, files=["a/x.png", "b/z.PNG"])
+    assert ds.random and ds.flip
+    rng = D.item_rng(3, 1, 0)
+    expected = crop(D.load_image(fake_folder / "b/z.PNG"), rng)
+    if rng.random() < 0.5:
+        expected = D.hflip(expected)
+    assert torch.equal(ds[1], expected)
+    wrong = D.ImageFolder(fake_folder, 24, transform=lambda im, rng: im, files=["a/x.png"])
+    with pytest.raises(ValueError, match="3 x 24 x 24"):
+        wrong[0]
+    with pytest.raises(ValueError, match="callable"):
+        D.ImageFolder(fake_folder, 24, transform="deepgin")
 
 
 def test_image_folder_on_an_empty_folder_says_so(tmp_path):

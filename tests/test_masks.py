@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from inpaintlib import masks as M
+from inpaintlib.papers.deepgin.masks import deepgin_masks
 from inpaintlib.papers.msfef.masks import TABLE1_BUCKETS, msfef_rectangle_mask
 
 SIZES = (32, 64)
@@ -224,14 +225,14 @@ def test_sample_in_bucket_works_by_rejection_for_other_generators_and_gives_up_l
 
 def test_deepgin_masks_gives_box_ca_and_free_form_for_each_image():
     rng = np.random.default_rng(12)
-    box, ca, ff = M.deepgin_masks(64, 64, rng)
+    box, ca, ff = deepgin_masks(64, 64, rng)
     y0, y1, x0, x1 = _hole_bbox(box)
     assert (box == 0).sum() == (y1 - y0 + 1) * (x1 - x0 + 1)
     assert 0.3 * 64 <= y1 - y0 + 1 <= 0.7 * 64
     assert not np.array_equal(ca, ff)
-    assert len(M.deepgin_masks(64, 64, rng, free_form="deepfill_v2")) == 3
+    assert len(deepgin_masks(64, 64, rng, free_form="deepfill_v2")) == 3
     with pytest.raises(ValueError):
-        M.deepgin_masks(64, 64, rng, free_form="nope")
+        deepgin_masks(64, 64, rng, free_form="nope")
 
 
 def test_bucket_of_respects_the_closed_side():
@@ -258,6 +259,18 @@ def test_hole_ratio_and_to_tensor_check_the_valid_convention():
         M.to_tensor(m * 255)
     with pytest.raises(ValueError, match="boolean"):
         M.to_tensor(m > 0)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_a_0_255_image_is_refused_with_the_way_to_convert_it(dtype):
+    m = np.full((8, 8), 255, dtype)
+    m[:2] = 0
+    for call in (M.to_tensor, M.hole_ratio):
+        with pytest.raises(ValueError, match="0/255") as err:
+            call(m)
+        msg = str(err.value)
+        assert "inpaintlib.inference.load_mask(path, convention=" in msg and "/ 255" in msg
+        assert "1 = known pixel, 0 = hole" in msg
 
 
 # ------------------------------------------------------------------ test sets on disk
@@ -345,6 +358,32 @@ def test_liu_loader_reads_the_right_polarity_and_resizes_binary(tmp_path):
     assert (coll.bucket_ids >= 0).all()
     # nearest-neighbour halving keeps the hole ratio close to the original bucket
     assert coll.counts()["(0.5,0.6]"] >= 1
+
+
+def test_a_mask_of_another_size_is_refused_by_name_unless_size_is_given(tmp_path):
+    # EdgeConnect's Places2 examples: one 600 x 512 mask among 256 x 256 ones (here 40 x 32 among 32 x 32)
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for k in range(4):
+        v = M.sample_in_bucket("irregular", 2, 32, 32, np.random.default_rng(k))
+        Image.fromarray((v == 0).astype(np.uint8) * 255).save(folder / f"{k:05d}.png")
+    odd = np.zeros((40, 32), np.uint8)
+    odd[5:15, 5:15] = 255
+    Image.fromarray(odd).save(folder / "00002_big.png")
+    with pytest.raises(ValueError) as err:
+        M.load_liu_irregular_masks(folder, polarity="white_is_hole", check_polarity=False)
+    msg = str(err.value)
+    assert "00002_big.png" in msg and "40x32" in msg and "32x32" in msg and "size=" in msg
+    coll = M.load_liu_irregular_masks(folder, polarity="white_is_hole", size=32, check_polarity=False)
+    m = coll.masks()
+    assert m.shape == (5, 1, 32, 32) and set(m.unique().tolist()) == {0.0, 1.0}
+    # a collection built directly refuses the same at stacking time, and resizes with size=
+    files = sorted(folder.iterdir())
+    load = lambda p: (np.asarray(Image.open(p)) == 0).astype(np.float32)  # noqa: E731
+    ratios = [0.1] * len(files)
+    with pytest.raises(ValueError, match="00002_big.png is 40x32"):
+        M.MaskCollection(files, load, ratios).masks()
+    assert M.MaskCollection(files, load, ratios, size=16).masks().shape == (5, 1, 16, 16)
 
 
 def test_liu_loader_rejects_the_wrong_polarity_and_requires_it_explicitly(tmp_path):

@@ -200,13 +200,25 @@ def test_multi_rectangle_masks_reach_the_drawn_hole_ratio_with_paper_sized_recta
     assert 7 <= np.ptp(rows) + 1 <= 16 and 7 <= np.ptp(cols) + 1 <= 16
 
 
-def test_trained_checkpoint_names_the_notebook_when_missing(tmp_path, monkeypatch):
-    from inpaintlib.papers.msfef import trained_checkpoint
+def test_recipe_for_dataset_counts_epochs_at_paper_scale_and_caps_steps():
+    from inpaintlib.papers.msfef import msfef_training, recipe_for_dataset
 
-    monkeypatch.setenv("INPAINTLIB_ARTIFACTS", str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="02_training"):
-        trained_checkpoint("ci")
-    ckpt = tmp_path / "paper" / "msfef" / "helen" / "model.safetensors"
-    ckpt.parent.mkdir(parents=True)
-    ckpt.write_bytes(b"x")
-    assert trained_checkpoint("paper", data_root="/data") == ckpt
+    paper = msfef_training("paper")
+    r = recipe_for_dataset(paper, 8144)  # Stanford Cars: 120 epochs of 8144 images at batch 32 (Sect. 4.1, 4.2)
+    assert r.train.steps == 120 * 255 and r.train.eval_every == 255
+    capped = recipe_for_dataset(paper, 8144, max_steps=3)
+    assert capped.train.steps == 3 and capped.train.log_every <= 3 and capped.train.ckpt_every <= 3
+    ci = msfef_training("ci")
+    assert recipe_for_dataset(ci, 10).train.steps == ci.train.steps  # ci keeps its fixed steps
+
+
+def test_table1_checks_find_the_printed_repeats_and_a_psnr_below_its_l2_bound():
+    from inpaintlib.papers.msfef import checks
+
+    rep = checks.repeated_cells()
+    psnr_rep = rep[rep.metric == "PSNR"]
+    # The paper prints identical PSNR for "No Style" and "No perceptual, no style" in buckets 2-5.
+    assert sum("No Style + MSFEF" in r and "No perceptual, no style + MSFEF" in r for r in psnr_rep.rows) == 4
+    made_up = {"L2": {"a": (0.0100,), "b": (0.0100,)}, "PSNR": {"a": (20.0,), "b": (19.0,)}}
+    l2 = checks.psnr_vs_l2(made_up)  # 10 log10(1 / 0.01005) = 19.978: 20.0 is fine, 19.0 is not
+    assert l2.set_index("row").consistent.to_dict() == {"a": True, "b": False}

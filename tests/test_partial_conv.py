@@ -143,13 +143,11 @@ def test_all_hole_mask_gives_exact_zero_output_and_mask_even_with_bias():
     assert bool((out == 0).all()) and bool((new_valid == 0).all())
 
 
-def test_gradient_reaches_weights_and_known_inputs_but_not_the_mask():
+def test_gradient_reaches_weights_and_known_inputs_but_not_the_mask(make_valid):
     gen = torch.Generator().manual_seed(2)
     layer = PartialConv2d(3, 4, 3, padding=1)
     x = torch.randn(2, 3, 10, 10, generator=gen, requires_grad=True)
-    valid = torch.ones(2, 1, 10, 10)
-    valid[:, :, 3:7, 3:7] = 0
-    valid.requires_grad_(True)  # even a mask that asks for a gradient must not get one
+    valid = make_valid(2, 10, 10, (3, 7, 3, 7)).requires_grad_(True)  # a mask asking for a gradient must not get one
     out, new_valid = layer(x, valid)
     assert not new_valid.requires_grad
     (out * torch.randn(out.shape, generator=gen)).sum().backward()
@@ -162,12 +160,11 @@ def test_gradient_reaches_weights_and_known_inputs_but_not_the_mask():
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_half_precision_all_hole_windows_stay_zero_and_finite(dtype):
+def test_half_precision_all_hole_windows_stay_zero_and_finite(dtype, make_valid):
     # float16 cannot hold 1e-8: a sum(1)/(sum(M) + 1e-8) ratio would be inf * 0 = NaN in all-hole windows
     layer = PartialConv2d(2, 2, 3, padding=1)
     x = torch.randn(1, 2, 6, 6)
-    valid = torch.ones(1, 1, 6, 6)
-    valid[..., :4, :4] = 0
+    valid = make_valid(1, 6, 6, (0, 4, 0, 4))
     ref, ref_new = layer(x, valid)
     out, new_valid = layer.to(dtype)(x.to(dtype), valid.to(dtype))
     assert torch.isfinite(out).all()
@@ -217,9 +214,8 @@ def test_maxpool_mask_update_equals_pconv_mask_update(k, s, d, padding):
     assert (pooled == 0).any() and (pooled == 1).any()
 
 
-def test_maxpool_mask_update_treats_borders_as_holes():
-    valid = torch.ones(1, 1, 6, 6)
-    valid[:, :, :2] = 0  # two hole rows along the top
+def test_maxpool_mask_update_treats_borders_as_holes(make_valid):
+    valid = make_valid(1, 6, 6, (0, 2, 0, 6))  # two hole rows along the top
     new = maxpool_mask_update(valid, kernel_size=3)
     # row 0 sees rows -1 (border), 0 and 1 (holes): it stays a hole; with a border of ones it would not
     assert bool((new[0, 0, 0] == 0).all())

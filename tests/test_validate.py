@@ -5,15 +5,12 @@ import torch
 from inpaintlib._validate import check_image, check_valid
 
 
-def _valid(n=2, h=8, w=8):
-    v = torch.ones(n, 1, h, w)
-    v[:, :, 2:5, 3:6] = 0
-    return v
+BOX = (2, 5, 3, 6)  # hole rows 2-4, columns 3-5
 
 
-def test_a_well_formed_mask_passes_unchanged():
-    v = _valid()
-    assert check_valid(v, torch.rand(2, 3, 8, 8)) is v
+def test_a_well_formed_mask_passes_unchanged(make_valid, make_images):
+    v = make_valid(2, 8, 8, BOX)
+    assert check_valid(v, make_images(2, 8, 8)) is v
 
 
 @pytest.mark.parametrize(
@@ -38,16 +35,16 @@ def test_error_message_states_the_expected_convention():
         check_valid(torch.full((1, 1, 4, 4), 0.5))
 
 
-def test_mask_of_the_wrong_size_for_the_image_is_rejected():
+def test_mask_of_the_wrong_size_for_the_image_is_rejected(make_valid, make_images):
     with pytest.raises(ValueError, match="spatial size"):
-        check_valid(_valid(h=8, w=8), torch.rand(2, 3, 8, 9))
+        check_valid(make_valid(2, 8, 8, BOX), make_images(2, 8, 9))
     with pytest.raises(ValueError, match="batch size"):
-        check_valid(_valid(n=2), torch.rand(3, 3, 8, 8))
+        check_valid(make_valid(2, 8, 8, BOX), make_images(3, 8, 8))
 
 
-def test_empty_and_all_hole_masks_are_rejected_where_they_make_no_sense():
-    no_hole = torch.ones(1, 1, 4, 4)
-    all_hole = torch.zeros(1, 1, 4, 4)
+def test_empty_and_all_hole_masks_are_rejected_where_they_make_no_sense(make_valid):
+    no_hole = make_valid(1, 4, 4, boxes=())
+    all_hole = make_valid(1, 4, 4, (0, 4, 0, 4))
     check_valid(no_hole)  # allowed by default (e.g. inside a network)
     check_valid(all_hole)
     with pytest.raises(ValueError, match="no hole"):

@@ -13,28 +13,14 @@ from matplotlib.figure import Figure
 from inpaintlib import viz
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
-def _batch(n=3, h=16, w=16):
-    g = torch.Generator().manual_seed(0)
-    image = torch.rand(n, 3, h, w, generator=g)
-    valid = torch.ones(n, 1, h, w)
-    valid[..., 4:10, 5:12] = 0
-    return image, valid
-
-
-def test_inpaint_grid_has_one_row_per_sample_and_paints_the_hole():
-    image, valid = _batch()
+def test_inpaint_grid_has_one_row_per_sample_and_paints_the_hole(make_images, make_valid):
+    image, valid = make_images(3), make_valid(3, boxes=(4, 10, 5, 12))
     out = torch.rand(image.shape, generator=torch.Generator().manual_seed(1))
     fig = viz.inpaint_grid({"image": image, "valid": valid, "net": out, "mean": out * 0.5}, n=2)
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 2 * (1 + 2 * 2 + 1)  # input | (raw, composite) x 2 methods | ground truth
     titles = [ax.get_title() for ax in fig.axes[:6]]
-    assert titles == ["input (hole)", "net", "net composite", "mean", "mean composite", "ground truth"]
+    assert titles == ["input (hole)", "net", "net\ncomposite", "mean", "mean\ncomposite", "ground truth"]
     shown = fig.axes[0].images[0].get_array()
     np.testing.assert_allclose(np.asarray(shown[6, 6]), viz.HOLE_COLOR)  # a hole pixel is magenta
     fig2 = viz.inpaint_grid({"image": image, "valid": valid, "out": out}, n=5, show_raw=False)
@@ -54,8 +40,8 @@ def test_feature_grid_shows_n_channels():
     assert len(viz.feature_grid(feats[0, :5], n=16).axes) == 5
 
 
-def test_heatmap_overlay_and_show_image():
-    image, _ = _batch(n=1)
+def test_heatmap_overlay_and_show_image(make_images):
+    image = make_images(1)
     fig = viz.heatmap_overlay(image, torch.rand(4, 4), alpha=0.4)
     assert isinstance(fig, Figure) and len(fig.axes) == 1 and len(fig.axes[0].images) == 2
     assert fig.axes[0].images[1].get_array().shape == (16, 16)  # resized to the image
@@ -109,7 +95,46 @@ def test_bucket_bars_one_panel_per_metric_one_bar_per_method_and_bucket():
     fig = viz.bucket_bars({"a": _table(), "b": _table(1.0)}, metrics=["psnr", "ssim"])
     assert len(fig.axes) == 2
     assert len(fig.axes[0].patches) == 2 * 2  # 2 methods x 2 buckets ("all" left out)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["a", "b"]  # one legend, below the panels
+    assert not fig.axes[0].get_legend()
     assert len(viz.bucket_bars(_table()).axes) == 3  # psnr, ssim, l1 ("n" left out)
+
+
+def test_figures_wider_than_the_page_are_scaled_down_to_it_keeping_their_shape():
+    wide = viz.bucket_bars(_table(), size=(4.0, 3.0))  # 3 panels x 4 in = 12 in asked
+    w, h = wide.get_size_inches()
+    assert w == pytest.approx(viz.PAGE_WIDTH) and h == pytest.approx(3.0 * viz.PAGE_WIDTH / 12.0)
+    narrow = viz.show_image(np.zeros((4, 4)))  # 3 in: unchanged
+    assert tuple(narrow.get_size_inches()) == pytest.approx((3.0, 3.0))
+
+
+def test_mask_gallery_one_row_per_label_hole_titles_and_blank_cells_for_short_rows(make_valid):
+    full = make_valid(1, 8, 8, (0, 4, 0, 8))  # hole: top half
+    fig = viz.mask_gallery({"a": [full, full, np.ones((8, 8))], "b": [np.zeros((8, 8))]})
+    axes = np.array(fig.axes).reshape(2, 3)
+    assert [ax.get_title() for ax in axes[0]] == ["50%", "50%", "0%"]
+    assert axes[0, 0].get_ylabel() == "a" and axes[1, 0].get_ylabel() == "b"
+    assert axes[1, 0].get_title() == "100%" and not axes[1, 1].axison and not axes[1, 2].axison
+    assert [ax.get_title() for ax in viz.mask_gallery({"a": [full]}, hole_titles=False).axes] == [""]
+    with pytest.raises(ValueError, match="non-empty"):
+        viz.mask_gallery({"a": []})
+
+
+def test_compact_table_rounds_per_row_formats_percent_and_nan_and_keeps_the_numbers():
+    t = _table()
+    t.loc["ssim", "all"] = np.nan
+    shown = viz.compact_table(t, "caption", digits={"psnr": 1, "ssim": 3, "n": 0})
+    cells = shown.data  # the formatted text the page shows
+    assert cells.loc["psnr", "(0.01,0.1]"] == "30.0" and cells.loc["ssim", "(0.1,0.2]"] == "0.800"
+    assert cells.loc["n", "all"] == "4" and cells.loc["l1", "all"] == "7.000"  # rows not named: 3 decimals
+    assert cells.loc["ssim", "all"] == "n/a"
+    assert t.loc["psnr", "(0.01,0.1]"] == 30.0  # the frame itself is not rounded
+    html = shown.to_html()
+    assert "caption" in html and "font-size: 0.8em" in html
+    pct = viz.compact_table(pd.Series({"a": 0.125, "b": 1.0}, name="share"), digits=0, percent=True, transpose=True)
+    assert list(pct.data.columns) == ["a", "b"] and list(pct.data.iloc[0]) == ["12%", "100%"]
+    multi = pd.concat({"x": t, "y": t}, names=["method", "metric"]).swaplevel()
+    assert viz.compact_table(multi, digits={"psnr": 0}).data.loc[("psnr", "y"), "(0.1,0.2]"] == "29"
 
 
 def test_middlebury_colorwheel_has_55_colours_in_six_segments():

@@ -13,6 +13,9 @@ import torch
 
 from inpaintlib import weights as W
 
+ROOT = Path(__file__).resolve().parents[1]
+ENTRY_FIELDS = {"name", "chapter", "model", "scale", "file", "sha256", "size", "sources", "metrics", "commit"}
+
 
 @dataclasses.dataclass(frozen=True)
 class TinyConfig:
@@ -178,6 +181,11 @@ def _two_sources(rel: str):
             {"type": "notebook", "notebook": "notebooks/foundations/02_training.py", "scale": "ci"}]
 
 
+def _check_entry_schema(e: dict) -> None:
+    assert ENTRY_FIELDS <= set(e), ENTRY_FIELDS - set(e)
+    assert len(e["sources"]) >= 2 and len(e["sha256"]) == 64 and e["size"] > 0
+
+
 def test_manifest_add_find_verify(tmp_path):
     (tmp_path / "weights").mkdir()
     ck = tmp_path / "weights" / "tiny_ci.safetensors"
@@ -186,10 +194,11 @@ def test_manifest_add_find_verify(tmp_path):
     assert len(man) == 0 and man.find("tiny") is None
     entry = man.add_entry("tiny", chapter="foundations", model="Tiny", scale="ci", file="weights/tiny_ci.safetensors",
                           sources=_two_sources("weights/tiny_ci.safetensors"), metrics={"psnr": 20.0})
+    _check_entry_schema(entry)
     assert entry["sha256"] == W.sha256_file(ck) and entry["size"] == ck.stat().st_size
     assert entry["commit"] == "abc1234"
     again = W.Manifest(tmp_path / "weights" / "manifest.json")  # persisted
-    assert again.find("tiny") == entry
+    assert len(again) == 1 and again.find("tiny") == entry
     assert again.verify("tiny") is True
     assert again.verify(entry, ck) is True
     with pytest.raises(ValueError, match="already"):
@@ -201,18 +210,30 @@ def test_manifest_add_find_verify(tmp_path):
     with pytest.raises(ValueError, match="https"):
         again.add_entry("u", chapter="c", model="m", scale="ci", file="weights/tiny_ci.safetensors",
                         sources=[{"type": "url", "url": "ftp://x"}, _two_sources("w")[1]])
+    with pytest.raises(FileNotFoundError):
+        again.verify(entry, tmp_path / "weights" / "missing.safetensors")
     data = bytearray(ck.read_bytes())
-    data[-1] ^= 1
+    data[-1] ^= 1  # same size, one bit different
     ck.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="sha256"):
         again.verify("tiny")
+    ck.write_bytes(bytes(data) + b"x")
+    with pytest.raises(ValueError, match="size"):
+        again.verify("tiny")
 
 
-def test_repository_manifest_is_valid_and_every_entry_has_two_sources():
+def test_repository_manifest_lists_exactly_the_committed_checkpoints_and_each_verifies():
     man = W.Manifest()  # weights/manifest.json of this repository
-    assert man.path.is_file()
+    assert man.path == ROOT / "weights" / "manifest.json" and man.path.is_file()
     raw = json.loads(man.path.read_text())
     assert isinstance(raw["checkpoints"], list) and raw["schema_version"] == W.MANIFEST_SCHEMA_VERSION
+    assert len(man) == len(raw["checkpoints"]) == len(set(man.names()))  # one entry per name
     for e in man:
-        assert {"name", "chapter", "model", "scale", "file", "sha256", "size", "sources", "metrics", "commit"} <= set(e)
-        assert len(e["sources"]) >= 2
+        _check_entry_schema(e)
+    # A checkpoint in weights/ is published only with its entry, and an entry that says the file is in the
+    # repository must find it there: the two lists are equal, whatever their length.
+    committed = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "weights").glob("*.safetensors"))
+    in_repository = [e for e in man if any(src["type"] == "repository" for src in e["sources"])]
+    assert sorted(e["file"] for e in in_repository) == committed
+    verified = [e["name"] for e in in_repository if man.verify(e)]
+    assert len(verified) == len(committed), (verified, committed)

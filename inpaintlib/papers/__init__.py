@@ -1,61 +1,6 @@
-"""One package per paper; this module is the registry that maps a paper's name to its network.
+"""One package per paper: the network and its ``paper()/demo()/ci()`` config, the training recipe, the paper's printed
+tables as data, the chapter's own figures, paper-specific masks. Each registers its network in
+:mod:`inpaintlib.registry` (``MODEL``), so a checkpoint can be rebuilt from its sidecar alone."""
+from ..registry import PaperModel, build_model, paper_model, papers
 
-A checkpoint's sidecar names its paper (``"paper": "msfef"``) and holds the network's config, so
-:func:`build_model` can rebuild the right network from the sidecar alone. Paper packages are imported lazily:
-``import inpaintlib.papers`` loads none of them.
-"""
-from __future__ import annotations
-
-import dataclasses
-import importlib
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping
-
-from torch import nn
-
-__all__ = ["PAPERS", "PaperModel", "paper_model", "build_model"]
-
-#: paper name -> module path of its package; the package defines ``MODEL`` (a :class:`PaperModel`).
-PAPERS: dict[str, str] = {
-    "msfef": "inpaintlib.papers.msfef",
-}
-
-
-@dataclass(frozen=True)
-class PaperModel:
-    """How to build a paper's network: its config class, its network class, and the side every input's height
-    and width must be a multiple of (``size_multiple(config)``)."""
-
-    name: str
-    config_cls: type
-    network_cls: Callable[..., nn.Module]
-    size_multiple: Callable[[Any], int]
-
-    def config_from_dict(self, values: Mapping[str, Any]):
-        """The config class from a JSON dict (lists back to tuples); unknown keys are refused by name."""
-        fields = {f.name for f in dataclasses.fields(self.config_cls)}
-        unknown = sorted(set(values) - fields)
-        if unknown:
-            raise ValueError(f"{self.name}: config keys {unknown} are not fields of {self.config_cls.__name__} "
-                             f"(known: {sorted(fields)})")
-        return self.config_cls(**{k: _tuples(v) for k, v in values.items()})
-
-
-def _tuples(v):
-    if isinstance(v, list):
-        return tuple(_tuples(x) for x in v)
-    return v
-
-
-def paper_model(name: str) -> PaperModel:
-    """The :class:`PaperModel` of paper ``name`` (e.g. ``"msfef"``)."""
-    if name not in PAPERS:
-        raise ValueError(f"unknown paper {name!r}; known: {sorted(PAPERS)}")
-    return importlib.import_module(PAPERS[name]).MODEL
-
-
-def build_model(name: str, config: Mapping[str, Any] | None = None) -> nn.Module:
-    """Paper ``name``'s network from a config dict (a checkpoint sidecar's ``config``); ``None`` = ``paper()``."""
-    spec = paper_model(name)
-    cfg = spec.config_cls.paper() if config is None else spec.config_from_dict(config)
-    return spec.network_cls(cfg)
+__all__ = ["papers", "PaperModel", "build_model", "paper_model"]

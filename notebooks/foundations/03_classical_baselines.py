@@ -24,135 +24,98 @@ seed = 0
 device = "auto"
 data_root = None
 
-# %%
-import time
-
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
+from inpaintlib import foundations as F
 from inpaintlib import masks as M
-from inpaintlib.classical import biharmonic, exemplar_inpaint, mean_fill
+from inpaintlib.classical import exemplar_inpaint
 from inpaintlib.data import SampleScenes
 from inpaintlib.metrics import Protocol, evaluate
 from inpaintlib.paths import artifact_dir, check_scale
 from inpaintlib.record import record
-from inpaintlib.viz import bucket_bars, inpaint_grid, show_image
-from data_prep.make_masks import ensure_ci_masks
+from inpaintlib.viz import bucket_bars, compact_table, inpaint_grid
 
 check_scale(scale)
 size, per_bucket = {"ci": (64, 20), "demo": (256, 100), "paper": (512, 1000)}[scale]
 images = SampleScenes("test", size=size).images()
-test_masks = M.MaskTestSet(ensure_ci_masks(size=size, per_bucket=per_bucket, seed=seed))
-masks = test_masks.masks()
-buckets = [test_masks[i][1] for i in range(len(test_masks))]
+test_masks = M.MaskTestSet(M.cached_testset(size, per_bucket, seed))
+masks, buckets = test_masks.masks(), [test_masks[i][1] for i in range(len(test_masks))]
 protocol = Protocol(metrics=("psnr", "ssim", "l1"))
-# Criminisi et al. use 9x9 patches on images of a few hundred pixels; on 64 px crops with holes of up to 60 % a 9x9
-# patch is often nowhere fully known, so small images use 5x5 (our choice, same relative size as 9x9 at ~128 px).
-patch = 9 if size >= 128 else 5
-print(f"exemplar patch size {patch}x{patch}; {len(images)} test crops of {size}x{size} from {SampleScenes.photos('test')}; {len(masks)} masks")
+patch = 9 if size >= 128 else 5  # Criminisi et al. use 9x9; our choice: 5x5 below 128 px (see below)
+methods = F.classical_methods(patch)
+for key, value in {"scale": scale, "test_crops": len(images), "test_masks": len(masks), "crop_size": size}.items():
+    record(key, value)
+
+# %% [markdown]
+# ## The patch size
+# A source patch must lie entirely in the known region. Criminisi et al. work with 9x9 patches on images of a few
+# hundred pixels; on small crops with large holes such a patch may not exist at all. Counted on the test masks:
+
+# %% tags=["hide-input"]
+top = torch.tensor(buckets) == len(protocol.buckets) - 1
+no_source = {k: int((F.known_patch_counts(masks[top], k) == 0).sum()) for k in (5, 9)}
+record("masks_without_9x9_source_top_bucket", no_source[9])
+display(Markdown(
+    f"{len(images)} test crops of {size}x{size} px and {len(masks)} masks. In the largest-hole bucket "
+    f"{protocol.bucket_labels[-1]}, {no_source[9]} of {int(top.sum())} masks leave no fully known 9x9 patch and "
+    f"{no_source[5]} leave no fully known 5x5 patch. This run uses **{patch}x{patch}** patches."))
 
 # %% [markdown]
 # ## Results by hole-ratio bucket
 
 # %%
-methods = {
-    "mean fill": mean_fill,
-    "biharmonic": biharmonic,
-    "exemplar (Criminisi)": lambda x, v: exemplar_inpaint(x, v, patch_size=patch, record_every=0).output,
-}
-results, seconds = {}, {}
-for name, fn in methods.items():
-    t0 = time.time()
-    results[name] = evaluate(fn, images, masks, protocol, mask_buckets=buckets, batch_size=16)
-    seconds[name] = time.time() - t0
-    print(f"{name}: {seconds[name]:.1f} s for {len(results[name].per_image)} image-mask pairs")
-
-# %%
-for name, r in results.items():
-    display(Markdown(r.to_markdown(label=f"**{name}**, {scale} scale, {size} px")))
-bucket_bars({k: r.table for k, r in results.items()}, title=f"Classical baselines by hole ratio ({scale} scale)")
+results = {k: evaluate(fn, images, masks, protocol, mask_buckets=buckets) for k, fn in methods.items()}
+table = F.by_bucket(results)
+table.to_csv(artifact_dir("foundations", scale) / "classical_by_bucket.csv")
+pairs = int(table.loc[("n", "biharmonic"), "all"])
+display(compact_table(table.drop(index="n", level="metric"), digits={"psnr": 2, "ssim": 3, "l1": 2},
+                      caption=f"Classical baselines by hole ratio ({scale} scale, {size} px, {pairs} image-mask pairs)"))
+print("Protocol:", protocol.describe())
+bucket_bars({k: r.table for k, r in results.items()}, ["psnr", "ssim"], title=f"by hole ratio ({scale} scale)")
 plt.show()
 
-# %%
-combined = pd.concat({k: r.table for k, r in results.items()}, names=["method", "metric"])
-out_dir = artifact_dir("foundations", scale)
-combined.to_csv(out_dir / "classical_by_bucket.csv")
-best = {lab: max(results, key=lambda k: results[k].table.loc["psnr", lab]) for lab in protocol.bucket_labels}
-for k, r in results.items():
-    record(f"psnr_all_{k.split()[0]}", round(float(r.table.loc["psnr", "all"]), 2))
-wins = pd.Series(best).value_counts()
-display(Markdown(
-    f"At {scale} scale ({size} px, {len(masks)} masks), the highest mean PSNR per bucket goes to "
-    + ", ".join(f"**{m}** in {n} of {len(best)} buckets" for m, n in wins.items())
-    + ". Over all buckets: "
-    + ", ".join(f"{k} {r.table.loc['psnr', 'all']:.2f} dB" for k, r in results.items())
-    + ". PSNR falls with the hole ratio for every method: "
-    + ", ".join(f"{k} from {r.table.loc['psnr', protocol.bucket_labels[0]]:.1f} to "
-                f"{r.table.loc['psnr', protocol.bucket_labels[-1]]:.1f} dB" for k, r in results.items()) + "."))
+# %% tags=["hide-input"]
+findings = F.describe_by_bucket(results, scale, "psnr")
+record("classical_summary", findings)
+for k in results:
+    record(f"psnr_all_{k.split()[0]}", table.loc[("psnr", k), "all"], digits=2)
+display(Markdown(findings))
 
 # %% [markdown]
-# A few completions from the largest-hole bucket: biharmonic is smooth and blurred; the exemplar method keeps
-# texture but can copy the wrong structure.
+# A few completions from the largest-hole bucket, and below them how much local detail each method puts into the
+# hole compared with the photograph.
 
 # %%
-big = [i for i, b in enumerate(buckets) if b == len(M.BUCKETS) - 1][:4]
-sample_imgs = images[[i % len(images) for i in big]]
-sample_valid = masks[big]
-inpaint_grid({"image": sample_imgs, "valid": sample_valid,
-              **{k: fn(sample_imgs * sample_valid, sample_valid) for k, fn in methods.items()}},
-             n=4, show_raw=False)
+x, v = F.bucket_sample(images, masks, buckets, len(protocol.buckets) - 1, n=4)
+outs = {k: fn(x * v, v) for k, fn in methods.items()}
+inpaint_grid({"image": x, "valid": v, **outs}, n=4, show_raw=False, size=1.45)
 plt.show()
+display(Markdown("Mean luma gradient inside the hole relative to the photograph's (1 = as much detail, below 1 = "
+                 "smoother, above 1 = more edges than the photograph), on these four: "
+                 + ", ".join(f"{k} {F.texture_ratio(o, x, v):.2f}" for k, o in outs.items()) + "."))
 
 # %% [markdown]
 # ## Inside the exemplar method: confidence, data term and priority
 # At each iteration, every pixel on the fill front (hole pixels next to known ones) gets a **confidence** C(p) (how
 # much of its patch is known, and how reliably), a **data term** D(p) (how strongly an image edge, an isophote, flows
-# into the hole at p), and the **priority** P(p) = C(p) D(p). The patch at the highest priority is filled first, so
-# strong edges are continued into the hole before flat regions are filled. Below, a box hole on one test photograph:
-# the three maps at four moments of the fill, and the order in which pixels were filled.
+# into the hole at p), and the **priority** P(p) = C(p) D(p). The patch at the highest priority is filled first;
+# Criminisi et al. designed this order so that strong edges are continued into the hole before flat regions are
+# filled. The pixels a patch fills inherit its confidence, so patches filled later can rest on less known evidence
+# (the correlations under the figures say whether they did here); PMRFN turns this idea into a learned,
+# multi-resolution priority map. Below, a box hole on one test photograph: the three
+# maps at four moments of the fill, the order in which pixels were filled, and how C, D and P of the filled patch
+# changed over the fill.
 
 # %%
-one = SampleScenes("test", size=max(size, 64)).images()[:1]
-h = one.shape[-1]
-box = torch.ones(1, 1, h, h)
-box[..., h // 3 : 2 * h // 3, h // 4 : 3 * h // 4] = 0
-t0 = time.time()
+one, box = F.box_example(SampleScenes("test", size=max(size, 64)).images())
 ex = exemplar_inpaint(one * box, box, patch_size=patch, record_every=1)
-trace = ex.traces[0]
-print(f"{trace.n_iters} iterations in {time.time() - t0:.2f} s")
-steps = np.linspace(0, len(trace.iterations) - 1, 4).astype(int)
-fig, axes = plt.subplots(3, 4, figsize=(10, 7.5))
-for c, t in enumerate(steps):
-    for r, (name, maps) in enumerate([("confidence C", trace.confidence), ("data term D", trace.data),
-                                      ("priority P = C D", trace.priority)]):
-        ax = axes[r, c]
-        im = ax.imshow(maps[t], cmap="magma")
-        ax.plot(trace.target[t][1], trace.target[t][0], "c+", ms=10, mew=2)
-        ax.set_xticks([]); ax.set_yticks([])
-        if c == 0:
-            ax.set_ylabel(name)
-        if r == 0:
-            ax.set_title(f"iteration {trace.iterations[t]}")
-        fig.colorbar(im, ax=ax, fraction=0.046)
-fig.suptitle("Exemplar-based inpainting: the maps on the fill front (+ = patch filled next)")
-fig.tight_layout()
+F.exemplar_maps_figure(ex.traces[0])
+F.fill_order_figure(one * box, ex.traces[0], ex.output)
 plt.show()
 
-# %%
-fig, axes = plt.subplots(1, 3, figsize=(10, 3.4))
-show_image((one * box)[0], ax=axes[0], title="input (hole black)")
-order = np.ma.masked_less(trace.fill_order, 0)
-im = axes[1].imshow(order, cmap="viridis"); axes[1].set_title("fill order (iteration)"); axes[1].axis("off")
-fig.colorbar(im, ax=axes[1], fraction=0.046)
-show_image(ex.output[0], ax=axes[2], title="exemplar completion")
-plt.show()
-conf_first, conf_last = trace.target_confidence[0], trace.target_confidence[-1]
-record("exemplar_iterations", int(trace.n_iters))
-display(Markdown(
-    f"The fill took {trace.n_iters} iterations. The confidence of the filled patch started at {conf_first:.2f} "
-    f"and was {conf_last:.2f} for the last patch: pixels deep inside the hole inherit confidence from patches that "
-    "were themselves partly filled, so their completion rests on less known evidence. PMRFN turns this idea into a "
-    "learned, multi-resolution priority map."))
+# %% tags=["hide-input"]
+record("exemplar_iterations", int(ex.traces[0].n_iters))
+display(Markdown(F.describe_fill(ex.traces[0])))

@@ -14,7 +14,7 @@ from ...masks import rectangle_valid, check_rng, check_size, sample_in_bucket, t
 __all__ = ["TABLE1_BUCKETS", "TABLE1_CLOSED", "msfef_rectangle_mask", "msfef_multi_rectangle_mask",
            "rectangle_test_masks"]
 
-#: Appendix Table 1's buckets, "mask-to-image ratio", written ``[lo, hi)`` (left-closed).
+#: Table 1's buckets (Sect. 4.4), "mask-to-image ratio", written ``[lo, hi)`` (left-closed).
 TABLE1_BUCKETS: tuple[tuple[float, float], ...] = ((0.01, 0.1), (0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5))
 TABLE1_CLOSED = "left"
 

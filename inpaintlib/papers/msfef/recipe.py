@@ -8,18 +8,18 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
-import torch
 from torch import nn
 
+from ...chapter import train_model
 from ...config import dataclass_changes
-from ...losses import InpaintingLoss, VGGFeatures
+from ...layers.vgg import VGGFeatures
+from ...losses import InpaintingLoss
 from ...masks import GENERATORS
-from ...metrics import Protocol, evaluate
-from ...paths import artifact_dir
-from ...train import TrainConfig, train
-from ...weights import load_checkpoint
+from ...metrics import Protocol
+from ...train import TrainConfig
 from .masks import TABLE1_BUCKETS, TABLE1_CLOSED, msfef_multi_rectangle_mask
 from .model import MSFEFConfig, MSFEFNet
 
@@ -119,17 +119,7 @@ CI_LR = 1e-3
 
 def changes_from_paper(recipe: MSFEFTraining) -> dict[str, tuple[Any, Any]]:
     """``name -> (paper value, this value)`` for every recipe / TrainConfig field that differs from ``paper``."""
-    paper = msfef_training("paper")
-    out = {}
-    for f in dataclasses.fields(recipe):
-        if f.name == "train":
-            for g in dataclasses.fields(recipe.train):
-                a, b = getattr(paper.train, g.name), getattr(recipe.train, g.name)
-                if a != b:
-                    out[f"train.{g.name}"] = (a, b)
-        elif getattr(paper, f.name) != getattr(recipe, f.name):
-            out[f.name] = (getattr(paper, f.name), getattr(recipe, f.name))
-    return out
+    return dataclass_changes(msfef_training("paper"), recipe)
 
 
 # ------------------------------------------------------------------------------ training and evaluation
@@ -190,59 +180,82 @@ def table1_protocol(metrics: tuple[str, ...] = ("mse", "ssim", "psnr", "lpips"))
     return Protocol(buckets=TABLE1_BUCKETS, closed=TABLE1_CLOSED, metrics=metrics)
 
 
-def predictor(model: nn.Module):
-    """``predict(image, valid) -> output`` in eval mode for ``inpaintlib.metrics.evaluate``."""
-    model.eval()
-
-    @torch.no_grad()
-    def predict(image, valid):
-        return model(image, valid)
-    return predict
-
-
 def train_msfef(model_config: MSFEFConfig, recipe: MSFEFTraining, dataset, out_dir, *, loss_weights=None,
                 vgg=None, eval_images=None, eval_masks=None, model_seed: int | None = None,
                 progress: bool = True, resume: bool = True):
     """Build ``MSFEFNet(model_config)`` (init seeded by ``model_seed``, default ``recipe.train.seed``) and train it
-    with ``inpaintlib.train.train`` on ``dataset`` with the recipe's masks and loss. With ``eval_images`` and
-    ``eval_masks`` the test PSNR/SSIM (Table 1 protocol, mean over every pair) is logged at each evaluation.
-    Returns ``(model, history)``; the model is in eval mode."""
+    with the recipe's masks and loss (:func:`inpaintlib.chapter.train_model`). With ``eval_images`` and
+    ``eval_masks`` the test PSNR/SSIM (Table 1 protocol) is logged at each evaluation. Returns ``(model, history)``."""
     seed = recipe.train.seed if model_seed is None else model_seed
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = MSFEFNet(model_config)
-    criterion = build_loss(recipe, loss_weights, vgg)
-    eval_fn = None
-    if eval_images is not None and eval_masks is not None:
-        proto = table1_protocol(("psnr", "ssim"))
-
-        def eval_fn(m):
-            t = evaluate(predictor(m), eval_images, eval_masks, proto).table
-            return {"test_psnr": float(t.loc["psnr", "all"]), "test_ssim": float(t.loc["ssim", "all"])}
-    history = train(model, make_loss_fn(criterion), dataset, mask_fn(recipe), recipe.train, out_dir,
-                    eval_fn=eval_fn, progress=progress, resume=resume,
-                    checkpoint_meta={"scale": recipe.scale, "chapter": "msfef", "model": "MSFEFNet"})
-    model.eval()
-    return model, history
+    return train_model(lambda: MSFEFNet(model_config), make_loss_fn(build_loss(recipe, loss_weights, vgg)), dataset,
+                       mask_fn(recipe), recipe.train, out_dir, paper="msfef", scale=recipe.scale, seed=seed,
+                       eval_images=eval_images, eval_masks=eval_masks, protocol=table1_protocol(), progress=progress,
+                       resume=resume)
 
 
-def load_msfef(path) -> MSFEFNet:
-    """An ``MSFEFNet`` from a checkpoint written by :func:`train_msfef` (config read from the sidecar)."""
-    tensors, meta = load_checkpoint(path)
-    cfg = meta.get("config") or {}
-    fields = {f.name for f in dataclasses.fields(MSFEFConfig)}
-    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items() if k in fields}
-    model = MSFEFNet(MSFEFConfig(**kw))
-    model.load_state_dict(tensors)
-    return model.eval()
+#: The ablation's run length at ci scale: 6 variants x 3 seeds must fit in about a minute on 2 CPU cores.
+CI_ABLATION_STEPS, CI_ABLATION_BATCH = 40, 4
 
 
-def trained_checkpoint(scale: str, data_root=None):
-    """The checkpoint ``02_training`` wrote at ``scale``: the Helen run at paper scale with ``data_root`` given
-    (Table 1 is on Helen), else the sample-scenes run, under ``inpaintlib.paths.artifact_dir("msfef", scale)``.
-    Raises ``FileNotFoundError`` naming the notebook to run when it is missing."""
-    run = "helen" if (scale == "paper" and data_root is not None) else "sample_scenes"
-    path = artifact_dir("msfef", scale) / run / "model.safetensors"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run notebooks/msfef/02_training.py at scale={scale!r} first")
-    return path
+def ablation_recipe(scale: str, steps: int | None = None, device: str = "auto") -> MSFEFTraining:
+    """The recipe each Table 1 variant is trained with: at ci scale ``CI_ABLATION_STEPS`` steps of batch
+    ``CI_ABLATION_BATCH`` (changed for the ablation, stated in the notebook); otherwise the full recipe."""
+    full = msfef_training(scale)
+    if scale == "ci":
+        return msfef_training(scale, device=device, steps=steps or CI_ABLATION_STEPS, batch_size=CI_ABLATION_BATCH,
+                              eval_every=None)
+    return msfef_training(scale, device=device, steps=steps or full.train.steps, eval_every=None)
+
+
+def ablation_variants(model_config: MSFEFConfig, recipe: MSFEFTraining, dataset, out_root, vgg=None,
+                      resume: bool = True) -> dict[str, Callable[[int], nn.Module]]:
+    """``variant -> fit(seed) -> trained model`` for every Table 1 row (:data:`ABLATIONS`): a loss weight set to 0
+    or ``use_msfef=False``; each (variant, seed) trains in its own folder under ``out_root``."""
+    def fitter(variant: str):
+        _, use_msfef = ABLATIONS[variant]
+        cfg = dataclasses.replace(model_config, use_msfef=use_msfef)
+        slug = variant.lower().replace(" ", "_").replace(",", "").replace("+", "and")
+
+        def fit(seed: int) -> nn.Module:
+            rec = dataclasses.replace(recipe, train=recipe.train.replace(seed=seed))
+            model, _ = train_msfef(cfg, rec, dataset, Path(out_root) / slug / f"seed{seed}",
+                                   loss_weights=loss_weights_for(variant, recipe.loss_weights), vgg=vgg,
+                                   progress=False, resume=resume)
+            return model
+        return fit
+    return {v: fitter(v) for v in ABLATIONS}
+
+
+def recipe_for_dataset(recipe: MSFEFTraining, n_train_images: int, max_steps: int | None = None) -> MSFEFTraining:
+    """The recipe for one dataset. Sect. 4.2 item 7 counts 120 epochs of each dataset, so at paper scale the steps
+    follow the dataset's size (one plateau check, evaluation and checkpoint per epoch); demo and ci keep their fixed
+    steps. ``max_steps`` caps the run (a smoke test of the paper path; the cap is printed by the notebook)."""
+    t = recipe.train
+    if recipe.scale == "paper":
+        spe = math.ceil(n_train_images / t.batch_size)
+        t = t.replace(steps=recipe.epochs * spe, log_every=spe, eval_every=spe, ckpt_every=spe)
+    if max_steps is not None:
+        cap = int(max_steps)
+        t = t.replace(steps=min(t.steps, cap), log_every=min(t.log_every, cap),
+                      eval_every=None if t.eval_every is None else min(t.eval_every, cap),
+                      ckpt_every=None if t.ckpt_every is None else min(t.ckpt_every, cap))
+    return dataclasses.replace(recipe, train=t)
+
+
+def describe(model_config: MSFEFConfig, recipe: MSFEFTraining) -> str:
+    """What a scale changes, for the notebooks to print: the model's and the recipe's changes from the paper's,
+    and the VGG16 backbone (random weights only by explicit choice, e.g. offline)."""
+    lines = [f"{recipe.scale} scale, model changes from paper(): {model_config.changes_from_paper() or 'none'}",
+             f"{recipe.scale} scale, recipe changes from the paper's: {changes_from_paper(recipe) or 'none'}",
+             f"VGG16 loss network: backbone={recipe.vgg_backbone!r}"
+             + (" <- random, seeded, chosen explicitly: ImageNet weights cannot be downloaded offline, so the "
+                "perceptual and style terms here are not the paper's" if recipe.vgg_backbone == "random" else "")]
+    return "\n".join(lines)
+
+
+def notebook_recipe(scale: str, seed: int = 0, device: str = "auto", batch_size: int | None = None,
+                    vgg_backbone: str | None = None) -> MSFEFTraining:
+    """``msfef_training(scale)`` with a notebook's knobs applied: ``batch_size`` and ``vgg_backbone`` (None = the
+    recipe's); every change shows in :func:`changes_from_paper`."""
+    recipe = msfef_training(scale, seed=seed, device=device, **({"batch_size": batch_size} if batch_size else {}))
+    return dataclasses.replace(recipe, vgg_backbone=vgg_backbone or recipe.vgg_backbone)

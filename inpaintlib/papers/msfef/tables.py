@@ -1,4 +1,4 @@
-"""The MSFEF paper's printed tables as data (Sarkar et al. 2023, appendix Tables 1 and 2), transcribed as printed.
+"""The MSFEF paper's printed tables as data (Sarkar et al. 2023: Table 1 in Sect. 4.4, Table 2 in the appendix), transcribed as printed.
 
 Typos and cells that do not add up are kept as printed and flagged by :mod:`.checks`, never corrected here.
 """
@@ -75,8 +75,8 @@ def table2_parameter_count(table=PAPER_TABLE2, in_channels: int = 3, with_fusion
     return total
 
 
-#: Appendix Table 1 of the paper (ablation on Helen), transcribed: metric -> row -> 5 buckets [lo, hi).
-PAPER_TABLE1_BUCKETS = TABLE1_BUCKETS  # [lo, hi), Table 1 (appendix)
+#: Table 1 of the paper (Sect. 4.4, ablation on Helen), transcribed: metric -> row -> 5 buckets [lo, hi).
+PAPER_TABLE1_BUCKETS = TABLE1_BUCKETS  # [lo, hi), Table 1 (Sect. 4.4)
 PAPER_TABLE1_ROWS = ("All loss + MSFEF", "No MSE + MSFEF", "No Perceptual + MSFEF", "No Style + MSFEF",
                      "No perceptual, no style + MSFEF", "All loss + No MSFEF")
 PAPER_TABLE1: dict[str, dict[str, tuple[float, ...]]] = {

@@ -1,0 +1,23 @@
+"""The chapter kit: what every paper chapter does once, so a chapter is a paper package plus notebooks.
+
+* :mod:`.data` -- the test split, the fixed test masks and the training set for a scale (sample scenes at
+  ``ci``/``demo``, the paper's dataset at ``paper`` with ``data_root``);
+* :mod:`.runs` -- ``predictor(model)``, training a paper's network with a recipe, finding and loading the
+  checkpoint an earlier notebook wrote, variants x seeds -> a tidy frame, methods by hole-ratio bucket;
+* :mod:`.tables` -- ours beside the paper's table (mean ± std over seeds), compact enough for the page;
+* :mod:`.verdict` -- does our ordering agree with the paper's? decided pair by pair against the seed spread;
+* :mod:`.figures` -- the completion grid, learning curve against a baseline, differences to a reference variant.
+
+Notebooks import from here and from their paper package; nothing here knows a particular paper.
+"""
+from .data import ChapterData, chapter_data, per_bucket_for, test_masks
+from .figures import completion_grid, delta_bars, learning_curve, training_terms
+from .runs import (checkpoint_path, evaluate_methods, load_trained, predictor, run_variants, train_model)
+from .tables import beside_paper, paper_frame, show, versus
+from .verdict import Verdict, compare_to_paper
+
+__all__ = [
+    "ChapterData", "chapter_data", "per_bucket_for", "test_masks", "completion_grid", "delta_bars", "learning_curve", "training_terms",
+    "checkpoint_path", "evaluate_methods", "load_trained", "predictor", "run_variants", "train_model", "beside_paper",
+    "paper_frame", "show", "versus", "Verdict", "compare_to_paper",
+]

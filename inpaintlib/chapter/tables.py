@@ -1,0 +1,74 @@
+"""Ours beside the paper's table, and tables that fit the page.
+
+A paper's printed table is passed as data: ``{paper metric name: {row: (value per bucket, ...)}}``, with a map from
+the paper's metric names to ours (``{"PSNR": "psnr", "L2": "mse", ...}``). Our numbers come as the tidy frame of
+:func:`inpaintlib.chapter.runs.run_variants`; a cell shows the mean over seeds and, with more than one seed, ``±`` the
+standard deviation over seeds.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import pandas as pd
+
+__all__ = ["FORMATS", "paper_frame", "beside_paper", "show", "versus"]
+
+#: Display format per metric (our names).
+FORMATS = {"psnr": "{:.2f}", "ssim": "{:.3f}", "mse": "{:.4f}", "l1": "{:.2f}", "lpips": "{:.3f}"}
+
+
+def paper_frame(table: Mapping[str, Mapping[str, Sequence[float]]], metric: str, buckets: Sequence[str]) -> pd.DataFrame:
+    """One metric of a paper's printed table as a frame: rows = the table's rows, columns = ``buckets``."""
+    return pd.DataFrame({row: list(vals) for row, vals in table[metric].items()}, index=list(buckets)).T
+
+
+def _cell(mean: float, std: float, n: int, fmt: str) -> str:
+    if pd.isna(mean):
+        return "n/a"
+    return fmt.format(mean) + ("" if n < 2 or pd.isna(std) else " ± " + fmt.format(std))
+
+
+def beside_paper(runs: pd.DataFrame, table: Mapping[str, Mapping[str, Sequence[float]]], metric_names: Mapping[str, str],
+                 buckets: Sequence[str], scale: str, paper_label: str) -> dict[str, pd.DataFrame]:
+    """Per paper metric, a compact frame: rows = (variant, source) with our row (``"ours (<scale>)"``, mean ± std over
+    seeds) above the paper's (``paper_label``, e.g. ``"paper T1"``); columns = ``buckets``. Metrics we did not compute
+    (e.g. LPIPS offline) show ``n/a`` with the reason left to the caller's caption."""
+    out = {}
+    for pname, ours in metric_names.items():
+        fmt = FORMATS.get(ours, "{:.4g}")
+        sub = runs[(runs.metric == ours) & runs.bucket.isin(buckets)]
+        agg = sub.groupby(["variant", "bucket"])["value"].agg(["mean", "std", "count"])
+        rows, index = [], []
+        for variant, vals in table[pname].items():
+            mine = [_cell(*agg.loc[(variant, b)], fmt) if (variant, b) in agg.index else "n/a" for b in buckets]
+            rows += [mine, [fmt.format(v) for v in vals]]
+            index += [(variant, f"ours ({scale})"), (variant, paper_label)]
+        frame = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["variant", "source"]),
+                             columns=list(buckets))
+        frame.columns.name = "hole ratio"
+        out[pname] = frame
+    return out
+
+
+def show(frame: pd.DataFrame, caption: str | None = None, digits: int | None = None) -> None:
+    """Display ``frame`` compactly (index and header in small type, rounded to ``digits``) under a bold
+    ``caption``; in a notebook the table wraps to the content column instead of running off the page."""
+    from IPython.display import HTML, Markdown, display
+
+    if caption:
+        display(Markdown(f"**{caption}**"))
+    shown = frame.round(digits) if digits is not None else frame
+    styler = shown.style.set_table_attributes('class="inpaintlib-compact"').set_table_styles(
+        [{"selector": "", "props": [("font-size", "0.8em")]},
+         {"selector": "th, td", "props": [("padding", "2px 6px"), ("white-space", "nowrap")]}])
+    if digits is not None:
+        styler = styler.format(precision=digits)
+    display(HTML(styler.to_html()))
+
+
+def versus(tables: Mapping[str, pd.DataFrame], ours: str, baseline: str, metric: str = "psnr") -> pd.DataFrame:
+    """``metric`` by bucket for ``ours`` and ``baseline`` (``EvalResult.table`` each) and their difference
+    (``ours - baseline``) as a third row."""
+    t = pd.DataFrame({ours: tables[ours].loc[metric], baseline: tables[baseline].loc[metric]}).T
+    t.loc["difference"] = t.loc[ours] - t.loc[baseline]
+    return t

@@ -1,0 +1,66 @@
+"""Discriminators for the adversarial losses: the multi-scale PatchGAN of pix2pixHD (DeepGIN Sect. 3)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["PatchDiscriminator"]
+
+
+class PatchDiscriminator(nn.Module):
+    """pix2pixHD/PatchGAN discriminator (DeepGIN Sect. 3, "conditional multi-scale discriminators").
+
+    Per scale: a 4x4 stride-2 conv to ``base`` channels, ``n_layers - 1`` more 4x4 stride-2 convs
+    doubling the channels (at most 512), one 4x4 stride-1 conv doubling once more, and a 4x4
+    stride-1 conv to one logit channel; padding 2 (pix2pixHD), LeakyReLU(0.2) after every conv but
+    the last, spectral normalisation on every conv when ``spectral_norm`` (DeepGIN: "after each
+    convolutional layer"), no other normalisation. Scale ``s`` sees the input average-pooled
+    (3x3, stride 2) ``s`` times; each scale has its own weights.
+
+    ``forward(x)`` returns the list of logit maps, finest scale first; with
+    ``return_features=True`` it returns ``(logits, features)`` where ``features[s]`` lists the
+    ``n_layers + 1`` intermediate activations of scale ``s`` (for
+    :func:`inpaintlib.losses.feature_matching_loss`).
+    """
+
+    def __init__(self, in_channels: int, base: int = 64, n_layers: int = 3, n_scales: int = 1,
+                 spectral_norm: bool = True):
+        super().__init__()
+        if n_layers < 1 or n_scales < 1:
+            raise ValueError(f"n_layers and n_scales must be >= 1, got {n_layers}, {n_scales}")
+        self.in_channels, self.n_layers, self.n_scales = in_channels, n_layers, n_scales
+        self.scales = nn.ModuleList(self._one_scale(in_channels, base, n_layers, spectral_norm)
+                                    for _ in range(n_scales))
+
+    @staticmethod
+    def _one_scale(in_ch: int, base: int, n_layers: int, sn: bool) -> nn.ModuleList:
+        def conv(ci, co, stride):
+            c = nn.Conv2d(ci, co, kernel_size=4, stride=stride, padding=2)
+            return nn.utils.parametrizations.spectral_norm(c) if sn else c
+
+        blocks = [nn.Sequential(conv(in_ch, base, 2), nn.LeakyReLU(0.2))]
+        ch = base
+        for _ in range(1, n_layers):
+            nxt = min(ch * 2, 512)
+            blocks.append(nn.Sequential(conv(ch, nxt, 2), nn.LeakyReLU(0.2)))
+            ch = nxt
+        nxt = min(ch * 2, 512)
+        blocks.append(nn.Sequential(conv(ch, nxt, 1), nn.LeakyReLU(0.2)))
+        blocks.append(nn.Sequential(conv(nxt, 1, 1)))
+        return nn.ModuleList(blocks)
+
+    def forward(self, x: torch.Tensor, return_features: bool = False):  # noqa: D102
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"PatchDiscriminator expects N x {self.in_channels} x H x W, got {tuple(x.shape)}")
+        logits, features = [], []
+        for s, blocks in enumerate(self.scales):
+            if s > 0:
+                x = F.avg_pool2d(x, kernel_size=3, stride=2, padding=1, count_include_pad=False)
+            h, feats = x, []
+            for b in blocks:
+                h = b(h)
+                feats.append(h)
+            logits.append(feats.pop())
+            features.append(feats)
+        return (logits, features) if return_features else logits

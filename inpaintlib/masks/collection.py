@@ -1,0 +1,171 @@
+"""Masks on disk as a dataset: :class:`MaskCollection` (hole ratios, buckets, lazy decoding) and the loader of
+Liu et al.'s irregular mask test set (:func:`load_liu_irregular_masks`).
+
+Every mask of a collection must have the same size. A folder holding one mask of another size (EdgeConnect's
+Places2 examples have one 600 x 512 mask among 256 x 256 ones) is refused by file name, unless ``size=`` is given:
+then every mask is resized to ``size x size`` with nearest neighbour, which keeps it binary.
+"""
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from .._validate import check_valid
+from ..buckets import BUCKETS, bucket_label, bucket_labels, bucket_of, check_closed
+
+__all__ = ["MaskCollection", "LIU_POLARITIES", "load_liu_irregular_masks"]
+
+LIU_POLARITIES = ("white_is_hole", "white_is_valid")
+
+
+def _read_png_gray(path: Path) -> np.ndarray:
+    from PIL import Image
+    with Image.open(path) as im:
+        if im.mode not in ("L", "1", "P", "RGB", "RGBA", "LA", "I", "I;16"):
+            raise ValueError(f"{path}: unsupported image mode {im.mode}")
+        return np.asarray(im.convert("L"))
+
+
+def _resize_nearest(valid: np.ndarray, size: int) -> np.ndarray:
+    """A 0/1 ``float32`` map resized to ``size x size`` with nearest neighbour (so it stays binary)."""
+    from PIL import Image
+    if valid.shape == (size, size):
+        return valid
+    im = Image.fromarray((valid * 255).astype(np.uint8)).resize((size, size), resample=Image.NEAREST)
+    return (np.asarray(im) > 127).astype(np.float32)
+
+
+def _check_one_size(files: Sequence[Path], shapes: Sequence[tuple[int, ...]]) -> None:
+    """Refuse masks of different sizes, naming the first that differs from the most common size."""
+    if not shapes:
+        return
+    expected = Counter(shapes).most_common(1)[0][0]
+    odd = [(f, s) for f, s in zip(files, shapes) if s != expected]
+    if not odd:
+        return
+    f, s = odd[0]
+    count = f" ({len(odd)} of {len(shapes)} masks differ)" if len(odd) > 1 else ""
+    raise ValueError(
+        f"mask {f} is {s[0]}x{s[1]} (height x width) but the other masks are {expected[0]}x{expected[1]}{count}; "
+        f"pass size=<side> (e.g. size={expected[0]}) to resize every mask to side x side with nearest neighbour "
+        "(masks stay binary), or remove the file")
+
+
+class MaskCollection(torch.utils.data.Dataset):
+    """A list of masks with their hole ratios and buckets; masks are decoded lazily.
+
+    ``loader(path)`` returns a ``float32`` ``(H, W)`` valid map (1 = known, 0 = hole). ``hole_ratios=None``
+    measures them (decoding every mask once, one at a time) and then refuses masks of different sizes by name.
+    ``size``: resize every mask to ``size x size`` with nearest neighbour when it has another size.
+
+    ``__getitem__(i) -> (valid 1 x H x W float tensor, bucket index or -1)``; ``masks(bucket=None)``
+    gives an ``N x 1 x H x W`` tensor (all masks or one bucket); ``by_bucket()`` a dict
+    ``bucket -> tensor``.
+    """
+
+    def __init__(self, files: Sequence[Path], loader: Callable[[Path], np.ndarray],
+                 hole_ratios: Sequence[float] | None, buckets: Sequence[tuple[float, float]] = BUCKETS,
+                 closed: str = "right", bucket_ids: Sequence[int] | None = None, *, size: int | None = None):
+        self.files = [Path(f) for f in files]
+        self._loader = loader
+        self.size = None if size is None else int(size)
+        if hole_ratios is None:
+            hole_ratios = self._measure()
+        self.hole_ratios = np.asarray(hole_ratios, dtype=np.float64)
+        self.buckets = tuple(tuple(b) for b in buckets)
+        self.closed = check_closed(closed)
+        if bucket_ids is None:
+            bucket_ids = [-1 if (b := bucket_of(r, self.buckets, closed)) is None else b for r in self.hole_ratios]
+        self.bucket_ids = np.asarray(bucket_ids, dtype=np.int64)
+
+    def _measure(self) -> list[float]:
+        ratios, shapes = [], []
+        for i in range(len(self.files)):
+            v = self._valid(i)
+            ratios.append(1.0 - float(v.mean(dtype=np.float64)))
+            shapes.append(v.shape)
+        _check_one_size(self.files, shapes)
+        return ratios
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def _valid(self, i: int) -> np.ndarray:
+        v = self._loader(self.files[i])
+        return v if self.size is None else _resize_nearest(v, self.size)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        v = torch.from_numpy(self._valid(i))[None]
+        return v, int(self.bucket_ids[i])
+
+    def label(self, bucket: int) -> str:
+        return bucket_label(bucket, self.buckets, self.closed)
+
+    def masks(self, bucket: int | None = None) -> torch.Tensor:
+        """``N x 1 x H x W`` valid tensor of all masks, or of those in ``bucket``."""
+        idx = range(len(self)) if bucket is None else np.flatnonzero(self.bucket_ids == bucket).tolist()
+        if not idx:
+            raise ValueError(f"no masks in bucket {bucket}")
+        arrays = [self._valid(i) for i in idx]
+        _check_one_size([self.files[i] for i in idx], [a.shape for a in arrays])
+        out = torch.from_numpy(np.stack(arrays))[:, None]
+        return check_valid(out, name="masks")
+
+    def by_bucket(self) -> dict[int, torch.Tensor]:
+        """``{bucket index: N_b x 1 x H x W tensor}`` for every non-empty bucket."""
+        return {b: self.masks(b) for b in range(len(self.buckets)) if (self.bucket_ids == b).any()}
+
+    def counts(self) -> dict[str, int]:
+        """Number of masks per bucket label (and ``"outside"`` when any fall outside every bucket)."""
+        out = {self.label(b): int((self.bucket_ids == b).sum()) for b in range(len(self.buckets))}
+        if (self.bucket_ids < 0).any():
+            out["outside"] = int((self.bucket_ids < 0).sum())
+        return out
+
+
+def _liu_loader(polarity: str) -> Callable[[Path], np.ndarray]:
+    def load(path: Path) -> np.ndarray:
+        white = _read_png_gray(path) > 127  # re-binarise
+        return (~white if polarity == "white_is_hole" else white).astype(np.float32)
+    return load
+
+
+def load_liu_irregular_masks(folder: str | os.PathLike, polarity: str, size: int | None = None, *,
+                             buckets: Sequence[tuple[float, float]] = BUCKETS, closed: str = "right",
+                             limit: int | None = None, check_polarity: bool = True) -> MaskCollection:
+    """The NVIDIA irregular mask test set of Liu et al. (12,000 PNGs, 512 x 512) from ``folder``.
+
+    ``polarity`` must be given: ``"white_is_hole"`` or ``"white_is_valid"``. Masks are read as
+    grayscale, re-binarised at 127 and, when ``size`` is given, resized to ``size x size`` with nearest
+    neighbour. Without ``size`` every mask must have the same size; one of another size is refused by name.
+    Hole ratios and buckets are computed on the loaded masks. With
+    ``check_polarity`` a wrong polarity is rejected with a ``ValueError`` when the median hole
+    ratio exceeds 0.6 (outside every Liu bucket) or more than half of the masks fall outside every
+    bucket. ``limit`` loads only the first ``limit`` files (sorted). Masks are decoded lazily.
+    """
+    if polarity not in LIU_POLARITIES:
+        raise ValueError(f"polarity must be given explicitly as one of {LIU_POLARITIES}, got {polarity!r}")
+    folder = Path(folder)
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"))
+    if limit is not None:
+        files = files[:limit]
+    if not files:
+        raise FileNotFoundError(f"no mask images (png/jpg/bmp) under {folder}")
+    coll = MaskCollection(files, _liu_loader(polarity), None, buckets, closed, size=size)
+    if check_polarity:
+        med = float(np.median(coll.hole_ratios))
+        outside = float((coll.bucket_ids < 0).mean())
+        if med > 0.6 or outside > 0.5:
+            other = LIU_POLARITIES[1 - LIU_POLARITIES.index(polarity)]
+            raise ValueError(
+                f"with polarity={polarity!r} the masks in {folder} have median hole ratio {med:.2f} and "
+                f"{outside:.0%} fall outside every bucket {bucket_labels(buckets, closed)}; "
+                f"the polarity is probably wrong: flip it (polarity={other!r}), or pass check_polarity=False")
+    return coll

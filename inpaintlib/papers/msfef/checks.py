@@ -1,0 +1,73 @@
+"""The paper's Table 1 checked against itself: what it shows, read from its cells rather than its prose.
+
+* **PSNR against L2.** If "L2" is the mean squared error of images in [0, 1], a PSNR computed from the same errors is
+  ``10 log10(1 / L2)`` when taken on the mean error, and at least that (Jensen's inequality) when it is the mean of
+  per-image PSNRs. With L2 printed to 4 decimals, the printed PSNR should therefore not fall below
+  ``10 log10(1 / (L2 + 0.00005))``. Cells below that bound cannot both be right under either reading.
+* **Repeated cells.** Values identical to every printed digit in two rows of one metric and bucket are unlikely
+  to be measurements of different networks when they carry many digits.
+* **Is the full model best?** For each metric and bucket, the best row; counted rather than paraphrased.
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import pandas as pd
+
+from .tables import PAPER_TABLE1, PAPER_TABLE1_METRICS
+
+__all__ = ["psnr_vs_l2", "repeated_cells", "best_rows", "wins"]
+
+L2_HALF_UNIT = 0.00005  # half of the last printed digit of Table 1's L2 (4 decimals)
+
+
+def psnr_vs_l2(table: Mapping = PAPER_TABLE1, buckets: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per (row, bucket): printed L2, printed PSNR, the lowest PSNR the L2 allows
+    (``10 log10(1 / (L2 + half a digit))``), ``10 log10(1 / L2)``, and ``consistent`` (printed PSNR >= the bound)."""
+    out = []
+    for row, l2s in table["L2"].items():
+        for i, (l2, p) in enumerate(zip(l2s, table["PSNR"][row])):
+            low = 10 * math.log10(1 / (l2 + L2_HALF_UNIT))
+            out.append({"row": row, "bucket": buckets[i] if buckets else i, "L2": l2, "PSNR printed": p,
+                        "PSNR from L2": 10 * math.log10(1 / l2), "lowest PSNR allowed": low,
+                        "consistent": p >= low - 1e-9})
+    return pd.DataFrame(out)
+
+
+def repeated_cells(table: Mapping = PAPER_TABLE1, buckets: Sequence[str] | None = None) -> pd.DataFrame:
+    """Values printed identically in two or more rows of the same metric and bucket, with the number of significant
+    digits they share (two-digit L2 values can coincide by chance; a six-digit PSNR hardly can)."""
+    out = []
+    for metric, rows in table.items():
+        n = len(next(iter(rows.values())))
+        for i in range(n):
+            seen: dict[float, list[str]] = {}
+            for row, vals in rows.items():
+                seen.setdefault(vals[i], []).append(row)
+            for v, where in seen.items():
+                if len(where) > 1:
+                    digits = len(f"{v:.4f}".replace(".", "").lstrip("0"))
+                    out.append({"metric": metric, "bucket": buckets[i] if buckets else i, "value": v,
+                                "significant digits": digits, "rows": "; ".join(where)})
+    return pd.DataFrame(out, columns=["metric", "bucket", "value", "significant digits", "rows"])
+
+
+def best_rows(table: Mapping = PAPER_TABLE1, buckets: Sequence[str] | None = None) -> pd.DataFrame:
+    """For each metric (rows) and bucket (columns), the row of Table 1 with the best printed value."""
+    out = {}
+    for metric, rows in table.items():
+        higher = PAPER_TABLE1_METRICS[metric][1]
+        n = len(next(iter(rows.values())))
+        pick = max if higher else min
+        out[metric] = [pick(rows, key=lambda r: rows[r][i]) for i in range(n)]
+    return pd.DataFrame(out, index=list(buckets) if buckets else None).T
+
+
+def wins(table: Mapping = PAPER_TABLE1, a: str = "All loss + MSFEF", b: str = "All loss + No MSFEF") -> pd.Series:
+    """Per metric, in how many buckets row ``a`` prints a better value than row ``b`` (ties count as not better)."""
+    out = {}
+    for metric, rows in table.items():
+        higher = PAPER_TABLE1_METRICS[metric][1]
+        out[metric] = sum((x > y) if higher else (x < y) for x, y in zip(rows[a], rows[b]))
+    return pd.Series(out, name=f"buckets where {a} beats {b}")

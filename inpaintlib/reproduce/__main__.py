@@ -1,0 +1,6 @@
+"""``python -m inpaintlib.reproduce``: see :mod:`inpaintlib.reproduce`."""
+import sys
+
+from inpaintlib.reproduce.cli import main
+
+sys.exit(main())

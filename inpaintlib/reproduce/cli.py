@@ -1,0 +1,181 @@
+"""``python -m inpaintlib.reproduce``: the command line, and the run over the selected notebooks."""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from inpaintlib.files import sha256_file
+from inpaintlib.paths import SCALES
+
+from .book import build_book
+from .execute import Run, ensure_kernel, run_notebook
+from .report import fmt_wall, write_report
+from .state import cache_key, commit_of, is_cached, library_hash, load_state, migrate_beside_source, save_state
+from .toc import Notebook, toc_notebooks
+
+__all__ = ["main", "parse_args", "parse_param"]
+
+DEFAULT_ROOT = Path(__file__).resolve().parents[2]
+RESERVED = {"scale": "--scale", "seed": "--seed", "data_root": "--data-root"}
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` -> ``(NAME, value)``: the value parsed as JSON when it is JSON (``2``, ``1e-3``, ``true``,
+    ``null``, ``[1, 2]``, ``"quoted"``), else kept as the string. ``scale``, ``seed`` and ``data_root`` have
+    options of their own."""
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"--param takes NAME=VALUE with NAME a Python identifier, got {text!r}")
+    if name in RESERVED:
+        raise argparse.ArgumentTypeError(f"--param {name}=...: use {RESERVED[name]} instead")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return name, value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from . import __doc__ as doc
+
+    ap = argparse.ArgumentParser(prog="python -m inpaintlib.reproduce", description=(doc or "").split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", choices=SCALES, default="ci", help="scale of every notebook (default: ci)")
+    ap.add_argument("--chapter", action="extend", nargs="+", default=[], metavar="NAME",
+                    help="run only these chapters (folders under notebooks/, e.g. foundations msfef). Default: all")
+    ap.add_argument("--data-root", default=None, metavar="DIR", help="root of the prepared real datasets "
+                    "(passed to the notebooks as data_root; needed at paper scale)")
+    ap.add_argument("--seed", type=int, default=0, help="seed passed to every notebook (default: 0)")
+    ap.add_argument("--param", action="append", type=parse_param, default=[], metavar="NAME=VALUE",
+                    help="an extra papermill parameter for every selected notebook (repeatable), e.g. "
+                    "--param max_steps=2; VALUE is parsed as JSON when it is JSON, else a string. Part of the "
+                    "cache key and shown in the report")
+    ap.add_argument("--no-build", action="store_true", help="run the notebooks and write the report, skip the book")
+    ap.add_argument("--force", action="store_true", help="run the selected notebooks even when cached")
+    ap.add_argument("--kernel", default="python3", help="Jupyter kernel name (default: python3; installed into "
+                    "sys.prefix when missing)")
+    ap.add_argument("--timeout", type=float, default=None, metavar="S",
+                    help="per-cell execution timeout in seconds (default: none)")
+    ap.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                    help="papermill's per-cell progress bar (default: on in a terminal, off in CI)")
+    ap.add_argument("--root", default=None, help=argparse.SUPPRESS)  # a book root other than the repository's
+    return ap.parse_args(argv)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _select(root: Path, chapters_asked: list[str]) -> tuple[list[Notebook], list[Notebook]]:
+    """(every notebook of the book, the selected ones); ``ValueError`` for an unknown chapter or missing source."""
+    notebooks = toc_notebooks(root)
+    chapters = list(dict.fromkeys(nb.chapter for nb in notebooks))
+    unknown = [c for c in chapters_asked if c not in chapters]
+    if unknown:
+        raise ValueError(f"unknown chapter(s) {unknown}; the book's chapters are {chapters}")
+    selected = [nb for nb in notebooks if not chapters_asked or nb.chapter in chapters_asked]
+    missing = [nb.doc + ".py" for nb in selected if not nb.py(root).is_file()]
+    if missing:
+        raise ValueError(f"_toc.yml lists notebooks whose source is missing: {missing}")
+    return notebooks, selected
+
+
+def _entry(root: Path, run: Run, scale: str, commit: str, key: dict) -> dict:
+    """The state entry of one run."""
+    f = run.failure
+    return {
+        "status": "failed" if f else "ok",
+        "wall_s": round(run.wall_s, 2),
+        "scale": scale,
+        "parameters": run.parameters,
+        "commit": commit,
+        "finished": _now(),
+        "key": key,
+        "location": run.output.relative_to(root).as_posix(),
+        "ipynb_sha256": sha256_file(run.output) if run.output.is_file() else None,
+        "key_numbers": run.key_numbers,
+        "error": None if f is None else {"ename": f.ename, "evalue": f.evalue[:2000], "cell_index": f.cell_index},
+    }
+
+
+def _run_selected(root: Path, args: argparse.Namespace, notebooks: list[Notebook], selected: list[Notebook],
+                  parameters: dict, state: dict) -> Run | None:
+    """Run every selected notebook that is not cached, in book order, saving the state after each; stop at the
+    first failure and return its run (None when all succeeded)."""
+    progress = args.progress if args.progress is not None else (sys.stderr.isatty() and not os.environ.get("CI"))
+    env = {"INPAINTLIB_ROOT": str(root)} if root != DEFAULT_ROOT and "INPAINTLIB_ROOT" not in os.environ else {}
+    lib = library_hash(root)
+    sources = {nb.doc: sha256_file(nb.py(root)) if nb.py(root).is_file() else "" for nb in notebooks}
+    for i, nb in enumerate(selected, start=1):
+        before = [u for u in notebooks[: notebooks.index(nb)] if u.chapter == nb.chapter]
+        key = cache_key(nb, before, sources, parameters, lib)
+        entry = state["notebooks"].get(nb.doc)
+        label = f"[{i}/{len(selected)}] {nb.doc}"
+        if not args.force and is_cached(root, nb, entry, key):
+            print(f"{label}: cached (unchanged since {entry.get('finished')})", flush=True)
+            continue
+        print(f"{label}: running at scale {args.scale} ...", flush=True)
+        run = run_notebook(root, nb, parameters, args.kernel, args.timeout, progress, env=env)
+        state["notebooks"][nb.doc] = _entry(root, run, args.scale, state["commit"], key)
+        state["generated"] = _now()
+        save_state(root, state)
+        if not run.ok:
+            return run
+        print(f"{label}: ok in {fmt_wall(run.wall_s)} ({len(run.key_numbers)} key numbers)", flush=True)
+    return None
+
+
+def _build(root: Path, notebooks: list[Notebook], state: dict, full: bool) -> int:
+    not_ready = [nb.doc for nb in notebooks if not is_cached(root, nb, state["notebooks"].get(nb.doc))]
+    if not_ready:
+        print("cannot build the book: these notebooks have no successful run by the pipeline yet (or their "
+              f"executed copy changed since): {not_ready}\nrun `python -m inpaintlib.reproduce` without --chapter "
+              "(or with their chapters), or pass --no-build", file=sys.stderr)
+        return 1
+    t0 = time.perf_counter()
+    rc = build_book(root, full=full)
+    if rc != 0:
+        print(f"error: jupyter-book build failed (exit {rc}); the warnings above are errors (-W)", file=sys.stderr)
+        return rc
+    print(f"book: {root / '_build' / 'html' / 'index.html'} (built in {fmt_wall(time.perf_counter() - t0)})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    root = Path(args.root).resolve() if args.root else DEFAULT_ROOT
+    try:
+        notebooks, selected = _select(root, args.chapter)
+        interpreter = ensure_kernel(args.kernel)
+    except (ValueError, RuntimeError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.scale == "paper" and not args.data_root:
+        print("note: --scale paper without --data-root: notebooks that need a real dataset will say where "
+              "to get it", file=sys.stderr)
+    data_root = str(Path(args.data_root).expanduser().resolve()) if args.data_root else None
+    parameters = {"scale": args.scale, "seed": args.seed, "data_root": data_root, **dict(args.param)}
+    print(f"kernel {args.kernel!r} -> {interpreter}", flush=True)
+
+    state = load_state(root)
+    moved = migrate_beside_source(root, notebooks, state)
+    if moved:
+        print(f"moved the executed notebooks of {moved} from beside their sources to _build/executed/", flush=True)
+    state.update(commit=commit_of(root), kernel=args.kernel)
+    t_start = time.perf_counter()
+    failed = _run_selected(root, args, notebooks, selected, parameters, state)
+    state.setdefault("generated", _now())  # the time of the last notebook run: unchanged when all were cached
+    save_state(root, state)
+    report = write_report(root, notebooks, state)
+    print(f"report: {report.relative_to(root)} (notebooks took {fmt_wall(time.perf_counter() - t_start)})")
+    if failed is not None:
+        print(failed.failure.format(), file=sys.stderr)
+        return 1
+    return 0 if args.no_build else _build(root, notebooks, state, full=args.force)

@@ -1,0 +1,143 @@
+"""The training settings shared by every chapter (:class:`TrainConfig`)."""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from ..weights import to_jsonable
+
+__all__ = ["TrainConfig", "AMP_DTYPES", "RESUMABLE_CHANGES"]
+
+_SCHEDULES = ("constant", "plateau")
+_OPTIMIZERS = ("adam", "adamw")
+AMP_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
+#: Fields that may change between a run and its resumption without breaking exactness of the data/updates.
+RESUMABLE_CHANGES = {"steps", "eval_every", "log_every", "ckpt_every", "num_workers", "device", "amp"}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings shared by every chapter. Chapters build theirs from the paper's recipe.
+
+    ``lr_schedule="plateau"`` multiplies the generator's learning rate by ``plateau_factor`` when the
+    monitored value has not improved for ``plateau_patience`` checks (PyTorch ``ReduceLROnPlateau``,
+    floor ``min_lr``): the eval metric ``plateau_metric`` at each scheduled evaluation (``plateau_mode``
+    "max" for PSNR-like, "min" for losses), or, when ``plateau_metric`` is None, the mean training loss
+    over each ``log_every`` window. ``eval_every=None`` evaluates only at the end, ``ckpt_every=None``
+    checkpoints only at the end. ``d_lr`` / ``d_betas`` default to ``lr`` / ``betas``. ``amp`` is used only
+    on CUDA (autocast with ``amp_dtype``; a GradScaler for float16).
+    """
+
+    steps: int = 1000
+    batch_size: int = 8
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    optimizer: str = "adam"  # "adam" (L2 weight decay) or "adamw" (decoupled)
+    lr_schedule: str = "constant"  # "constant" | "plateau"
+    plateau_factor: float = 0.5
+    plateau_patience: int = 5
+    min_lr: float = 0.0
+    plateau_metric: str | None = None  # eval metric name; None = running training loss
+    plateau_mode: str = "min"  # "min" | "max"
+    eval_every: int | None = None
+    log_every: int = 10
+    ckpt_every: int | None = 100
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    amp_dtype: str = "float16"  # "float16" | "bfloat16"
+    grad_clip: float | None = None  # max global gradient norm, None = no clipping
+    d_lr: float | None = None
+    d_betas: tuple[float, float] | None = None
+    num_workers: int = 0
+
+    def __post_init__(self):
+        for name, allow_none in (("steps", False), ("batch_size", False), ("log_every", False),
+                                 ("eval_every", True), ("ckpt_every", True)):
+            _check_positive_int(self, name, allow_none)
+        for name in ("lr", "d_lr"):
+            _check_learning_rate(self, name)
+        for name in ("betas", "d_betas"):
+            _check_betas(self, name)
+        _check_choices(self)
+        _check_counts(self)
+
+    def to_dict(self) -> dict:
+        return to_jsonable(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields {sorted(unknown)}")
+        return cls(**dict(d))
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def _is_int(v, types=(int, np.integer)) -> bool:
+    return not isinstance(v, bool) and isinstance(v, types)
+
+
+def _check_positive_int(cfg: TrainConfig, name: str, allow_none: bool) -> None:
+    v = getattr(cfg, name)
+    if v is None and allow_none:
+        return
+    if not _is_int(v) or v <= 0:
+        raise ValueError(f"TrainConfig.{name} must be a positive integer{' or None' if allow_none else ''}, got {v!r}")
+
+
+def _check_learning_rate(cfg: TrainConfig, name: str) -> None:
+    v = getattr(cfg, name)
+    if name == "d_lr" and v is None:
+        return
+    if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+        raise ValueError(f"TrainConfig.{name} must be a positive number, got {v!r}")
+
+
+def _check_betas(cfg: TrainConfig, name: str) -> None:
+    v = getattr(cfg, name)
+    if name == "d_betas" and v is None:
+        return
+    if (not isinstance(v, (tuple, list)) or len(v) != 2
+            or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in v)):
+        raise ValueError(f"TrainConfig.{name} must be a pair of numbers in [0, 1), got {v!r}")
+    object.__setattr__(cfg, name, tuple(float(b) for b in v))
+
+
+def _check_choices(cfg: TrainConfig) -> None:
+    if cfg.optimizer not in _OPTIMIZERS:
+        raise ValueError(f"TrainConfig.optimizer must be one of {_OPTIMIZERS}, got {cfg.optimizer!r}")
+    if cfg.lr_schedule not in _SCHEDULES:
+        raise ValueError(f"TrainConfig.lr_schedule must be one of {_SCHEDULES}, got {cfg.lr_schedule!r}")
+    if cfg.plateau_mode not in ("min", "max"):
+        raise ValueError(f"TrainConfig.plateau_mode must be 'min' or 'max', got {cfg.plateau_mode!r}")
+    if cfg.amp_dtype not in AMP_DTYPES:
+        raise ValueError(f"TrainConfig.amp_dtype must be one of {tuple(AMP_DTYPES)}, got {cfg.amp_dtype!r}")
+    if not isinstance(cfg.device, str):
+        raise ValueError(f"TrainConfig.device must be a string such as 'auto', 'cpu', 'cuda', got {cfg.device!r}")
+
+
+def _check_counts(cfg: TrainConfig) -> None:
+    if cfg.weight_decay < 0:
+        raise ValueError(f"TrainConfig.weight_decay must be >= 0, got {cfg.weight_decay!r}")
+    if not 0 < cfg.plateau_factor < 1:
+        raise ValueError(f"TrainConfig.plateau_factor must lie in (0, 1), got {cfg.plateau_factor!r}")
+    if not _is_int(cfg.plateau_patience, int) or cfg.plateau_patience < 0:
+        raise ValueError(f"TrainConfig.plateau_patience must be an integer >= 0, got {cfg.plateau_patience!r}")
+    if cfg.min_lr < 0:
+        raise ValueError(f"TrainConfig.min_lr must be >= 0, got {cfg.min_lr!r}")
+    if not _is_int(cfg.seed) or cfg.seed < 0:
+        raise ValueError(f"TrainConfig.seed must be an integer >= 0, got {cfg.seed!r}")
+    if cfg.grad_clip is not None and not cfg.grad_clip > 0:
+        raise ValueError(f"TrainConfig.grad_clip must be > 0 or None, got {cfg.grad_clip!r}")
+    if not _is_int(cfg.num_workers, int) or cfg.num_workers < 0:
+        raise ValueError(f"TrainConfig.num_workers must be an integer >= 0, got {cfg.num_workers!r}")

@@ -1,0 +1,254 @@
+"""The training loop: :func:`train` checks its arguments, :func:`_train` runs the steps of one call.
+
+The steps, in order: build the optimisers (:func:`~.steps.build_parts`); prepare ``out_dir``; resume from
+``last.safetensors`` or seed afresh; then, unless the run is already complete, per update ``t``: the batch and its
+masks, the discriminator step, the generator step, a log record every ``log_every`` updates, an evaluation every
+``eval_every`` and a checkpoint every ``ckpt_every``; at the end a last evaluation, the training state and the
+model. Evaluations run under ``torch.random.fork_rng`` and only scheduled evaluations drive the scheduler, so an
+extra evaluation at the end of a shorter call does not change the training.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+
+from .batches import make_loader, prepare_batch
+from .checkpoint import (LAST_NAME, MODEL_NAME, fresh_seed, load_training_state, model_config, remove_run_files,
+                         save_model, save_training_state)
+from .config import TrainConfig
+from .distributed import DistContext, wrap_ddp
+from .history import LOG_NAME, History, truncate_log
+from .steps import Parts, build_parts, discriminator_step, generator_step
+
+__all__ = ["train"]
+
+
+def train(model: torch.nn.Module, loss_fn: Callable, dataset, mask_fn: Callable, config: TrainConfig,
+          out_dir: str | os.PathLike, *, eval_fn: Callable | None = None,
+          discriminator: torch.nn.Module | None = None, d_loss_fn: Callable | None = None,
+          resume: bool = True, progress: bool = True, checkpoint_meta: Mapping[str, Any] | None = None
+          ) -> History:
+    """Train ``model`` in place for ``config.steps`` Adam updates; return the :class:`History`.
+
+    Writes into ``out_dir``: ``metrics.jsonl`` (a "train" record every ``log_every`` steps, an "eval"
+    record for every evaluation), ``last.safetensors`` + ``last.json`` (full training state, every
+    ``ckpt_every`` steps and at the end) and, at the end, ``model.safetensors`` + ``model.json`` (the
+    weights; sidecar with ``config`` = ``model.config`` if it is a dataclass, ``train_config``, ``step``,
+    ``metrics`` = the final evaluation, plus ``checkpoint_meta`` such as ``{"scale": "ci"}``).
+
+    With ``resume=True`` an existing ``last.safetensors`` is continued (``steps`` may be raised; the
+    data-defining fields must match) and log records after its step are dropped; if it already reached
+    ``steps`` the weights are loaded into ``model`` and the history returned without training. With
+    ``resume=False`` the run files in ``out_dir`` are removed first. The model is returned in eval mode.
+    See the package docstring for the ``loss_fn`` / ``d_loss_fn`` / ``mask_fn`` / ``eval_fn`` contracts.
+    """
+    _check_arguments(config, eval_fn, discriminator, d_loss_fn, dataset)
+    ctx = DistContext(config.device)
+    try:
+        if config.batch_size % ctx.world:
+            raise ValueError(f"batch_size={config.batch_size} is not divisible by the world size {ctx.world}")
+        return _train(model, loss_fn, dataset, mask_fn, config, Path(out_dir), eval_fn, discriminator, d_loss_fn,
+                      resume, progress, dict(checkpoint_meta or {}), ctx)
+    finally:
+        ctx.close()
+
+
+def _check_arguments(config, eval_fn, discriminator, d_loss_fn, dataset) -> None:
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if (discriminator is None) != (d_loss_fn is None):
+        raise ValueError("pass both discriminator and d_loss_fn, or neither")
+    if config.lr_schedule == "plateau" and config.plateau_metric is not None and eval_fn is None:
+        raise ValueError(f"lr_schedule='plateau' on eval metric {config.plateau_metric!r} needs an eval_fn "
+                         "(or set plateau_metric=None to follow the training loss)")
+    if config.lr_schedule == "plateau" and config.plateau_metric is not None and config.eval_every is None:
+        raise ValueError("lr_schedule='plateau' on an eval metric needs eval_every (evaluations during training)")
+    try:
+        n = len(dataset)
+    except TypeError:
+        raise ValueError("dataset must be a map-style dataset with __len__ and __getitem__") from None
+    if n == 0:
+        raise ValueError("dataset is empty")
+
+
+def _train(model, loss_fn, dataset, mask_fn, config: TrainConfig, out_dir: Path, eval_fn, discriminator,
+           d_loss_fn, resume, progress, checkpoint_meta, ctx: DistContext) -> History:
+    parts = build_parts(model, discriminator, config, ctx.device)
+    model_cfg = checkpoint_meta.pop("config", None) or model_config(parts.model)
+    run = _Run(parts, config, ctx, out_dir, model_cfg, checkpoint_meta)
+    run.prepare_out_dir(resume)
+    run.resume_or_seed(resume)
+    if run.start >= config.steps:
+        run.save_model_if_missing()
+    else:
+        run.loop(loss_fn, dataset, mask_fn, eval_fn, d_loss_fn, progress)
+    parts.set_mode(training=False)
+    return History(out_dir)
+
+
+class _Run:
+    """One call of :func:`train`: what is trained, where the files go, and how far the run has come."""
+
+    def __init__(self, parts: Parts, config: TrainConfig, ctx: DistContext, out_dir: Path, model_cfg,
+                 checkpoint_meta: dict):
+        self.parts, self.config, self.ctx = parts, config, ctx
+        self.out_dir, self.model_cfg, self.checkpoint_meta = out_dir, model_cfg, checkpoint_meta
+        self.log_path, self.last_path = out_dir / LOG_NAME, out_dir / LAST_NAME
+        self.model_path = out_dir / MODEL_NAME
+        self.start, self.elapsed0, self.last_eval_step, self.last_metrics = 0, 0.0, 0, {}
+        self.t0 = time.perf_counter()
+        self.log = None  # the open metrics.jsonl on rank 0 during the loop
+
+    def elapsed(self) -> float:
+        """Seconds of training so far, summed over resumptions."""
+        return self.elapsed0 + time.perf_counter() - self.t0
+
+    def write(self, record: dict) -> None:
+        self.log.write(json.dumps(record) + "\n")
+        self.log.flush()
+
+    # ------------------------------------------------------------------------------------- before the loop
+    def prepare_out_dir(self, resume: bool) -> None:
+        if self.ctx.main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            if not resume:
+                remove_run_files(self.out_dir)
+        self.ctx.barrier()
+
+    def resume_or_seed(self, resume: bool) -> None:
+        """Continue from ``last.safetensors`` (dropping log records after its step), or seed a fresh run."""
+        ctx = self.ctx
+        if resume and self.last_path.is_file():
+            meta = load_training_state(self.last_path, self.parts, self.config, ctx)
+            self.start = int(meta["step"])
+            self.elapsed0 = float(meta.get("elapsed", 0.0))
+            self.last_eval_step = int(meta.get("last_eval_step", 0))
+            self.last_metrics = dict(meta.get("metrics") or {})
+            if ctx.main:
+                truncate_log(self.log_path, self.start)
+        else:
+            if ctx.main and resume:
+                remove_run_files(self.out_dir)  # no checkpoint to resume: start the log afresh
+            torch.manual_seed(fresh_seed(self.config.seed, ctx.rank))
+        ctx.barrier()
+
+    def save_model_if_missing(self) -> None:
+        """A completed run: write ``model.safetensors`` if a kill came between the last state and the model."""
+        if self.ctx.main and not self.model_path.is_file():
+            self.save_model(self.start)
+        self.ctx.barrier()
+
+    def save_model(self, step: int) -> None:
+        save_model(self.parts.model, self.model_path, self.model_cfg, self.config, step, self.last_metrics,
+                   self.checkpoint_meta)
+
+    # ------------------------------------------------------------------------------------------- the loop
+    def loop(self, loss_fn, dataset, mask_fn, eval_fn, d_loss_fn, progress: bool) -> None:
+        from tqdm.auto import tqdm
+
+        cfg, ctx, parts = self.config, self.ctx, self.parts
+        net, d_net = wrap_ddp(parts.model, ctx), wrap_ddp(parts.disc, ctx)
+        loader = make_loader(dataset, cfg, self.start, ctx)
+        parts.set_mode(training=True)
+        self.t0 = time.perf_counter()
+        pbar = tqdm(total=cfg.steps, initial=self.start, disable=not (progress and ctx.main), desc="train",
+                    dynamic_ncols=True)
+        self.log = open(self.log_path, "a", encoding="utf-8") if ctx.main else None
+        try:
+            for t, images in zip(range(self.start, cfg.steps), loader):
+                images, valid = prepare_batch(images, mask_fn, cfg, t, ctx)
+                if parts.disc is not None:
+                    discriminator_step(parts, d_loss_fn, d_net, images, valid, cfg.grad_clip)
+                generator_step(parts, loss_fn, net, images, valid, cfg.grad_clip)
+                self.after_update(t + 1, eval_fn, pbar)
+            self.finish(eval_fn)
+        finally:
+            pbar.close()
+            if self.log is not None:
+                self.log.close()
+
+    def after_update(self, step: int, eval_fn, pbar) -> None:
+        """Log, evaluate and checkpoint on their schedules."""
+        cfg = self.config
+        if step % cfg.log_every == 0:
+            self.log_window(step, pbar)
+        if eval_fn is not None and cfg.eval_every is not None and step % cfg.eval_every == 0:
+            self.evaluate(eval_fn, step, scheduled=True)
+        if cfg.ckpt_every is not None and step % cfg.ckpt_every == 0 and step != cfg.steps:
+            self.save_state(step)
+        pbar.update(1)
+
+    def finish(self, eval_fn) -> None:
+        """The last evaluation (unless one just ran), the training state and the model."""
+        steps = self.config.steps
+        if eval_fn is not None and self.last_eval_step != steps:
+            self.evaluate(eval_fn, steps, scheduled=False)
+        self.save_state(steps)
+        if self.ctx.main:
+            self.save_model(steps)
+        self.ctx.barrier()
+
+    def log_window(self, step: int, pbar) -> None:
+        """A "train" record: the mean of every term over the ``log_every`` window (and the plateau check)."""
+        parts, cfg = self.parts, self.config
+        lr = parts.opt.param_groups[0]["lr"]
+        means = parts.acc.means(self.ctx)
+        parts.acc.reset()
+        if not math.isfinite(means["loss"]):
+            raise FloatingPointError(f"training loss is {means['loss']} in the {cfg.log_every} steps up to "
+                                     f"step {step}; lower lr, enable grad_clip or check the data")
+        if parts.sched is not None and cfg.plateau_metric is None:
+            parts.sched.step(means["loss"])
+        rec = {"kind": "train", "step": step, "time": self.elapsed(), "lr": lr}
+        if parts.d_opt is not None:
+            rec["d_lr"] = parts.d_opt.param_groups[0]["lr"]
+        rec["loss"] = means.pop("loss")
+        if "d_loss" in means:
+            rec["d_loss"] = means.pop("d_loss")
+        rec.update(means)
+        if self.ctx.main:
+            self.write(rec)
+            pbar.set_postfix(loss=f"{rec['loss']:.4g}", refresh=False)
+
+    def evaluate(self, eval_fn, step: int, scheduled: bool) -> None:
+        """``eval_fn`` on rank 0 (eval mode, no grad, RNG forked); a scheduled one may step the scheduler."""
+        ctx, parts, cfg = self.ctx, self.parts, self.config
+        metrics = None
+        if ctx.main:
+            metrics = _run_eval_fn(eval_fn, parts.model, ctx.device)
+            self.write({"kind": "eval", "step": step, "time": self.elapsed(), **metrics})
+        if scheduled and parts.sched is not None and cfg.plateau_metric is not None:
+            value = None
+            if ctx.main:
+                if cfg.plateau_metric not in metrics:
+                    raise ValueError(f"plateau_metric {cfg.plateau_metric!r} is not among the eval metrics "
+                                     f"{sorted(metrics)}")
+                value = metrics[cfg.plateau_metric]
+            parts.sched.step(ctx.broadcast_float(value))
+        self.last_eval_step = step
+        self.last_metrics = metrics or {}
+
+    def save_state(self, step: int) -> None:
+        meta = {"config": self.model_cfg, "train_config": self.config, "step": step, "metrics": self.last_metrics,
+                "last_eval_step": self.last_eval_step, "elapsed": self.elapsed()}
+        save_training_state(self.last_path, self.parts, self.ctx, meta, self.checkpoint_meta)
+
+
+def _run_eval_fn(eval_fn: Callable, raw: torch.nn.Module, device: torch.device) -> dict[str, float]:
+    devices = [device.index] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        raw.eval()
+        try:
+            with torch.no_grad():
+                out = eval_fn(raw)
+        finally:
+            raw.train()
+    if not isinstance(out, Mapping):
+        raise ValueError(f"eval_fn must return a dict of floats, got {type(out).__name__}")
+    return {str(k): float(v) for k, v in out.items()}

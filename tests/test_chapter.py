@@ -1,0 +1,103 @@
+"""The chapter kit (inpaintlib.chapter) and the paper registry: behaviour every chapter relies on."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from inpaintlib.chapter import beside_paper, checkpoint_path, compare_to_paper, load_trained, run_variants
+from inpaintlib.metrics import Protocol
+from inpaintlib.papers.msfef import MSFEFConfig, MSFEFNet
+from inpaintlib.registry import build_model, paper_model
+from inpaintlib.weights import save_checkpoint
+
+BUCKETS = ["b0", "b1"]
+
+
+def _runs(means: dict[str, float], spread: float, seeds: int, metric: str = "psnr") -> pd.DataFrame:
+    """Tidy runs whose per-seed bucket means are ``mean + spread * z`` with fixed z (-1, 0, 1, ...)."""
+    z = np.linspace(-1, 1, seeds) if seeds > 1 else np.zeros(1)
+    rows = []
+    for v, m in means.items():
+        for s, zz in enumerate(z):
+            for b in BUCKETS:
+                rows.append({"variant": v, "seed": s, "metric": metric, "bucket": b, "value": m + spread * zz})
+    return pd.DataFrame(rows)
+
+
+def test_verdict_agrees_disagrees_or_cannot_tell_by_the_seed_spread():
+    paper = {"A": (30.0, 28.0), "B": (25.0, 23.0), "C": (20.0, 18.0)}  # paper order: A > B > C
+    clear = compare_to_paper(_runs({"A": 30, "B": 25, "C": 27}, 0.1, 3), paper, "psnr", BUCKETS)
+    by_pair = {(r.a, r.b): r.verdict for r in clear.pairs.itertuples()}
+    assert by_pair == {("A", "B"): "agrees", ("A", "C"): "agrees", ("B", "C"): "disagrees"}
+    noisy = compare_to_paper(_runs({"A": 30, "B": 25, "C": 27}, 10.0, 3), paper, "psnr", BUCKETS)
+    assert set(noisy.pairs.verdict) == {"cannot tell at this scale"}
+    one_seed = compare_to_paper(_runs({"A": 30, "B": 25, "C": 27}, 0.0, 1), paper, "psnr", BUCKETS)
+    assert set(one_seed.pairs.verdict) == {"cannot tell at this scale"}  # no spread, nothing can be told
+    assert "agrees with the paper's for 2, disagrees for 1, and cannot tell for 0" in clear.text("ci", "PSNR")
+
+
+def test_verdict_treats_lower_as_better_for_error_metrics():
+    paper = {"A": (0.01, 0.02), "B": (0.03, 0.04)}  # A has the lower error: better
+    v = compare_to_paper(_runs({"A": 0.01, "B": 0.03}, 0.001, 3, "mse"), paper, "mse", BUCKETS)
+    assert v.pairs.iloc[0].verdict == "agrees" and v.pairs.iloc[0].ours_diff > 0
+
+
+def test_beside_paper_puts_mean_and_spread_above_the_papers_row():
+    runs = _runs({"A": 30.0}, 1.0, 3)
+    t = beside_paper(runs, {"PSNR": {"A": (31.0, 29.0)}}, {"PSNR": "psnr"}, BUCKETS, "ci", "paper T1")["PSNR"]
+    assert t.loc[("A", "ours (ci)"), "b0"] == "30.00 ± 1.00"
+    assert t.loc[("A", "paper T1"), "b1"] == "29.00"
+
+
+def test_checkpoint_lookup_names_the_notebook_and_creates_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("INPAINTLIB_ARTIFACTS", str(tmp_path / "art"))
+    with pytest.raises(FileNotFoundError, match="notebooks/msfef/02_training.py"):
+        checkpoint_path("msfef", "ci")
+    assert not (tmp_path / "art").exists()
+
+
+def test_a_checkpoint_rebuilds_its_network_from_the_sidecar_alone(tmp_path):
+    cfg = dataclasses.replace(MSFEFConfig.ci(), fusion_init=0.25)
+    torch.manual_seed(0)
+    net = MSFEFNet(cfg)
+    path = tmp_path / "model.safetensors"
+    save_checkpoint(path, net, meta={"paper": "msfef", "config": cfg})
+    back = load_trained(path)
+    assert back.config == cfg and not back.training
+    for (k, a), (k2, b) in zip(net.state_dict().items(), back.state_dict().items()):
+        assert k == k2 and torch.equal(a, b)
+
+
+def test_registry_refuses_unknown_papers_and_unknown_config_keys():
+    with pytest.raises(ValueError, match="unknown paper"):
+        paper_model("nope")
+    with pytest.raises(ValueError, match="not_a_field"):
+        build_model("msfef", {"not_a_field": 1})
+    assert paper_model("msfef").size_multiple(MSFEFConfig.paper()) == 256
+
+
+def test_run_variants_gives_one_row_per_variant_seed_metric_and_bucket():
+    images = torch.rand(2, 3, 16, 16)
+    masks = torch.ones(2, 1, 16, 16)
+    masks[0, :, 2:5, 2:5] = 0  # 3.5% hole
+    masks[1, :, 2:10, 2:10] = 0  # 25% hole
+
+    class Fill(torch.nn.Module):
+        def __init__(self, v):
+            super().__init__()
+            self.v = v
+
+        def forward(self, image, valid):
+            return torch.full_like(image, self.v)
+
+    proto = Protocol(buckets=((0.01, 0.1), (0.2, 0.3)), metrics=("psnr", "mse"))
+    runs = run_variants({"gray": lambda s: Fill(0.5), "black": lambda s: Fill(0.0)}, [0, 1], images, masks, proto,
+                        progress=False)
+    assert len(runs) == 2 * 2 * 2 * 3  # variants x seeds x metrics x (2 buckets + "all")
+    gray = runs[(runs.variant == "gray") & (runs.metric == "mse")].value.mean()
+    black = runs[(runs.variant == "black") & (runs.metric == "mse")].value.mean()
+    assert gray < black  # uniform images in [0, 1]: mid-gray errs less than black
