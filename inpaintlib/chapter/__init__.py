@@ -12,12 +12,13 @@ Notebooks import from here and from their paper package; nothing here knows a pa
 """
 from .data import ChapterData, chapter_data, per_bucket_for, test_masks
 from .figures import completion_grid, delta_bars, learning_curve, training_terms
-from .runs import (checkpoint_path, evaluate_methods, load_trained, predictor, run_variants, train_model)
+from .runs import (checkpoint_path, evaluate_methods, load_trained, predictor, run_variants, shipped_checkpoints,
+                   train_model)
 from .tables import beside_paper, paper_frame, show, versus
 from .verdict import Verdict, compare_to_paper
 
 __all__ = [
-    "ChapterData", "chapter_data", "per_bucket_for", "test_masks", "completion_grid", "delta_bars", "learning_curve", "training_terms",
-    "checkpoint_path", "evaluate_methods", "load_trained", "predictor", "run_variants", "train_model", "beside_paper",
-    "paper_frame", "show", "versus", "Verdict", "compare_to_paper",
+    "ChapterData", "chapter_data", "per_bucket_for", "test_masks", "completion_grid", "delta_bars", "learning_curve",
+    "training_terms", "checkpoint_path", "evaluate_methods", "load_trained", "shipped_checkpoints", "predictor",
+    "run_variants", "train_model", "beside_paper", "paper_frame", "show", "versus", "Verdict", "compare_to_paper",
 ]

@@ -19,8 +19,8 @@ from ..registry import build_model
 from ..train import History, TrainConfig, train
 from ..weights import load_checkpoint
 
-__all__ = ["predictor", "train_model", "checkpoint_path", "load_trained", "run_variants", "evaluate_methods",
-           "tidy"]
+__all__ = ["predictor", "train_model", "checkpoint_path", "load_trained", "shipped_checkpoints", "run_variants",
+           "evaluate_methods", "tidy"]
 
 
 def predictor(model: nn.Module) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -36,12 +36,14 @@ def predictor(model: nn.Module) -> Callable[[torch.Tensor, torch.Tensor], torch.
 def train_model(build: Callable[[], nn.Module], loss_fn: Callable, dataset, mask_fn: Callable, config: TrainConfig,
                 out_dir, *, paper: str, scale: str, seed: int, eval_images: torch.Tensor | None = None,
                 eval_masks: torch.Tensor | None = None, protocol: Protocol | None = None, progress: bool = True,
-                resume: bool = True) -> tuple[nn.Module, History]:
+                resume: bool = True, discriminator: nn.Module | None = None,
+                d_loss_fn: Callable | None = None) -> tuple[nn.Module, History]:
     """Build a network (``build()``, initialised under ``torch.manual_seed(seed)`` without touching the global RNG)
     and train it with :func:`inpaintlib.train.train`. With ``eval_images``/``eval_masks`` the test PSNR and SSIM
     (``protocol``, mean over every pair) are logged as ``test_psnr``/``test_ssim`` at each evaluation. The
     checkpoint's sidecar records ``paper`` and ``scale`` so :func:`load_trained` (and
-    ``inpaintlib.papers.build_model``) can rebuild the network from it alone. Returns ``(model, history)``."""
+    ``inpaintlib.papers.build_model``) can rebuild the network from it alone. ``discriminator`` and ``d_loss_fn``
+    (both or neither) add the adversarial step of :func:`inpaintlib.train.train`. Returns ``(model, history)``."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = build()
@@ -53,8 +55,8 @@ def train_model(build: Callable[[], nn.Module], loss_fn: Callable, dataset, mask
             t = evaluate(predictor(m), eval_images, eval_masks, proto).table
             return {"test_psnr": float(t.loc["psnr", "all"]), "test_ssim": float(t.loc["ssim", "all"])}
     history = train(model, loss_fn, dataset, mask_fn, config, out_dir, eval_fn=eval_fn, progress=progress,
-                    resume=resume, checkpoint_meta={"paper": paper, "chapter": paper, "scale": scale,
-                                                     "model": type(model).__name__})
+                    resume=resume, discriminator=discriminator, d_loss_fn=d_loss_fn,
+                    checkpoint_meta={"paper": paper, "chapter": paper, "scale": scale, "model": type(model).__name__})
     model.eval()
     return model, history
 
@@ -71,12 +73,29 @@ def checkpoint_path(paper: str, scale: str, run: str = "sample_scenes", notebook
 def load_trained(path) -> nn.Module:
     """The network of a checkpoint, rebuilt from its sidecar (``paper`` + ``config``), weights loaded, eval mode."""
     tensors, meta = load_checkpoint(path)
+    if meta.get("kind") == "training_state":
+        raise ValueError(f"{path} is a training-state checkpoint, not a model: pass the model.safetensors beside it")
     paper = meta.get("paper") or meta.get("chapter")
     if not paper:
         raise ValueError(f"{path}: the sidecar names no paper ('paper' key); cannot tell which network to build")
     model = build_model(paper, meta.get("config"))
     model.load_state_dict(tensors)
     return model.eval()
+
+
+def shipped_checkpoints(paper: str, scale: str) -> list:
+    """Paths of the checkpoints ``weights/manifest.json`` lists for ``paper`` at ``scale``, each verified (size and
+    sha256) before it is returned; ``[]`` when there is none."""
+    from ..weights import Manifest
+
+    man = Manifest()
+    out = []
+    for e in man:
+        if e.get("chapter") == paper and e.get("scale") == scale:
+            path = man.path.resolve().parent.parent / e["file"]
+            man.verify(e, path)
+            out.append(path)
+    return out
 
 
 def tidy(table: pd.DataFrame, **labels) -> list[dict]:

@@ -31,12 +31,11 @@ from IPython.display import Markdown, display
 
 from inpaintlib import viz
 from inpaintlib.chapter import (chapter_data, checkpoint_path, evaluate_methods, load_trained, per_bucket_for,
-                                predictor, show)
+                                predictor, shipped_checkpoints, show)
 from inpaintlib.classical import biharmonic, exemplar_inpaint, mean_fill
 from inpaintlib.masks import irregular_thickness
 from inpaintlib.papers.msfef import PAPER_TABLE1, MSFEFConfig, rectangle_test_masks, table1_protocol
 from inpaintlib.record import record
-from inpaintlib.weights import Manifest
 
 size = MSFEFConfig.for_scale(scale).image_size
 run = "helen" if scale == "paper" and data_root is not None else "sample_scenes"
@@ -109,14 +108,10 @@ display(Markdown(f"On rectangle masks at {scale} scale, by PSNR: " + "; ".join(
 # and evaluated at its own image size with the same protocol.
 
 # %%
-demo = [e for e in Manifest() if e.get("chapter") == "msfef" and e.get("scale") == "demo"]
+demo = shipped_checkpoints("msfef", "demo")
 if not demo:
-    print("No msfef checkpoint at demo scale in weights/manifest.json: skipped. Train one with "
-          "`papermill 02_training.ipynb out.ipynb -p scale demo` and add it to the manifest.")
-else:
-    m = Manifest()
-    path = m.path.resolve().parent.parent / demo[-1]["file"]
-    m.verify(demo[-1], path)
+    print("No msfef checkpoint at demo scale in weights/manifest.json (train one with 02_training at scale='demo').")
+for path in demo:
     dm = load_trained(path)
     dd = chapter_data("demo", dm.config.image_size, proto, mask_label="msfef")["sample_scenes"]
-    display(evaluate_methods({"MSFEF demo": predictor(dm)}, dd.test_images, dd.masks, proto)["MSFEF demo"])
+    display(evaluate_methods({path.stem: predictor(dm)}, dd.test_images, dd.masks, proto)[path.stem])
