@@ -248,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         path = prepare(args.name, args.root, download=args.download,
                        allow_count_mismatch=args.allow_count_mismatch)
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
+    except (OSError, ValueError, RuntimeError) as e:  # OSError: e.g. an unwritable folder, named in e
         print(f"error: {e}", file=sys.stderr)
         return 1
     m = json.loads(Path(path).read_text())

@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             path = make_masks(args.out, args.size, args.per_bucket, args.seed, args.generator, args.buckets,
                               progress=True)
-    except (ValueError, RuntimeError) as e:
+    except (OSError, ValueError, RuntimeError) as e:  # OSError: e.g. an unwritable folder, named in e
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(path)

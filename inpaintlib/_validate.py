@@ -20,6 +20,11 @@ def check_image(image: torch.Tensor, name: str = "image") -> torch.Tensor:
         raise ValueError(f"{name} is empty (shape {tuple(image.shape)})")
     if not image.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor with values in [0, 1], got dtype {image.dtype}")
+    finite = torch.isfinite(image)
+    if not bool(finite.all()):
+        bad = image[~finite]
+        raise ValueError(f"{name} contains {bad.numel()} non-finite values (NaN or Inf, e.g. {float(bad[0])}); "
+                         "expected finite values in [0, 1] - check how the image was read or computed")
     lo, hi = float(image.min()), float(image.max())
     if lo < -1e-6 or hi > 1 + 1e-6:
         raise ValueError(f"{name} values must lie in [0, 1], got range [{lo:.4g}, {hi:.4g}] (convert 0..255 images with x / 255)")
@@ -61,6 +66,9 @@ def check_valid(
             f"and re-binarise. Expected {VALID_CONVENTION}"
         )
     if image is not None:
+        if not isinstance(image, torch.Tensor):
+            raise ValueError(f"the image checked with {name} must be a torch.Tensor of shape N x C x H x W, got "
+                             f"{type(image).__name__} (convert numpy arrays with torch.from_numpy)")
         if image.dim() != 4:
             raise ValueError(f"image must have shape N x C x H x W, got {tuple(image.shape)}")
         if valid.shape[-2:] != image.shape[-2:]:

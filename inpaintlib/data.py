@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -288,11 +289,42 @@ def list_images(root: str | os.PathLike) -> list[str]:
     return sorted(out)
 
 
+def _high_depth_to_rgb(im, path) -> torch.Tensor:
+    """A 16-bit (``I;16*``, ``I``) or float (``F``) grey image, scaled by its bit depth, as 3 x H x W in [0, 1]."""
+    a = np.asarray(im).astype(np.float64)
+    if im.mode == "F":
+        if not np.isfinite(a).all() or a.min() < 0 or a.max() > 1:
+            raise ValueError(f"image file {path} is a float image with values outside [0, 1] (or NaN/Inf); "
+                             "expected 8- or 16-bit images, or floats in [0, 1]")
+    else:
+        if a.min() < 0 or a.max() > 65535:
+            raise ValueError(f"image file {path} has integer values outside 0..65535 (mode {im.mode}); expected "
+                             "an 8- or 16-bit image")
+        a = a / 65535.0
+    t = torch.from_numpy(a.astype(np.float32))
+    return t.unsqueeze(0).expand(3, -1, -1).contiguous()
+
+
 def load_image(path: str | os.PathLike) -> torch.Tensor:
-    """An image file as a ``3 x H x W`` float32 tensor in [0, 1] (gray and RGBA converted to RGB)."""
-    from PIL import Image
-    with Image.open(path) as im:
-        return _to_chw_float(np.asarray(im.convert("RGB")))
+    """An image file as a ``3 x H x W`` float32 tensor in [0, 1]: gray and RGBA converted to RGB, 16-bit grey
+    scaled by 65535 (not clipped to 8 bits), the EXIF orientation applied. A missing, unreadable, corrupt or
+    truncated file raises an error naming it."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image file {path} does not exist")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            if im.mode.startswith("I") or im.mode == "F":
+                return _high_depth_to_rgb(im, path)
+            return _to_chw_float(np.asarray(im.convert("RGB")))
+    except UnidentifiedImageError:
+        raise ValueError(f"image file {path} is not an image PIL can read (wrong type or corrupt header)") from None
+    except (OSError, SyntaxError, struct.error, Image.DecompressionBombError) as e:
+        raise ValueError(f"image file {path} is corrupt or truncated ({type(e).__name__}: {e})") from None
 
 
 FOLDER_MODES = ("resize", "center_crop", "random_crop", "resize_or_crop")

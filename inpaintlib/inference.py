@@ -125,8 +125,11 @@ def _read_mask_values(path: Path) -> np.ndarray:
         raise FileNotFoundError(f"mask file {path} does not exist")
     try:
         im = Image.open(path)
+        im.load()
     except UnidentifiedImageError as e:
         raise ValueError(f"mask file {path} is not an image PIL can read") from e
+    except (OSError, SyntaxError) as e:
+        raise ValueError(f"mask file {path} is corrupt or truncated ({type(e).__name__}: {e})") from None
     with im:
         if im.mode == "P":
             im = im.convert("RGBA" if "transparency" in im.info else "RGB")
@@ -348,20 +351,20 @@ def _paper_and_config(meta: dict, path: Path) -> tuple[str, dict]:
 def load_model(checkpoint: str | os.PathLike, *, device: str | torch.device = "cpu") -> nn.Module:
     """The network of ``checkpoint`` (``*.safetensors``), rebuilt from its sidecar alone - paper name (``paper``,
     or ``chapter`` in sidecars written before the registry) and ``config`` - with the weights loaded (strictly,
-    after the sha256 check) and in eval mode. Reads only the two files; creates nothing; the path is resolved
+    after the hash check) and in eval mode. Reads only the checkpoint (and its sidecar); creates nothing; the path is resolved
     once, so the working directory does not matter afterwards."""
     from .registry import paper_model
-    from .weights import load_checkpoint, read_sidecar, sidecar_path
+    from .weights import load_checkpoint, read_sidecar
 
     path = Path(checkpoint).expanduser().resolve()
     if path.suffix != ".safetensors":
         raise ValueError(f"a checkpoint path must end in .safetensors (its sidecar is the .json beside it), got {path}")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    if not sidecar_path(path).is_file():
-        raise FileNotFoundError(f"checkpoint {path} has no sidecar {sidecar_path(path).name} beside it; the sidecar "
-                                "records which paper's network and which config the weights belong to")
-    meta = read_sidecar(path)
+    meta = read_sidecar(path)  # embedded in the file (format 2) or, for older checkpoints, the sidecar
+    if meta.get("kind") == "training_state":
+        raise ValueError(f"{path} is a training-state checkpoint (optimiser, RNG and model under 'model.*'), not a "
+                         "model: pass the model.safetensors that train() writes beside it")
     name, config = _paper_and_config(meta, path)
     try:
         spec = paper_model(name)

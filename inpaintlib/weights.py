@@ -1,17 +1,13 @@
 """Checkpoint I/O and the weights manifest.
 
-A checkpoint is two files side by side (DESIGN.md, "Checkpoints"):
-
-* ``NAME.safetensors`` - the tensors (no pickles anywhere);
-* ``NAME.json`` - the sidecar: config, scale, step, metrics, git commit, the sha256 and size of the
-  ``.safetensors`` file, library and torch versions, creation time, and whatever else the caller adds.
-
-Both files are written atomically: each goes to a temporary file in the same folder, is flushed and
-``fsync``-ed, and is moved into place with ``os.replace``; the sidecar is replaced last. Everything that
-can fail (serialising the tensors and the metadata) happens before the first byte hits the disk, so a
-failed save leaves the previous checkpoint untouched and no partial file behind. A crash between the two
-``os.replace`` calls leaves a new tensor file beside the old sidecar: :func:`load_checkpoint` then refuses
-it because the hash does not match, instead of loading something unverified.
+A checkpoint is one file, ``NAME.safetensors``, replaced atomically (temp file in the same folder, flush, ``fsync``,
+``os.replace``): the tensors, and in the safetensors header the metadata (config, scale, step, metrics, git commit,
+library and torch versions, creation time, whatever the caller adds) with a content hash over metadata and tensors
+(format in :mod:`inpaintlib.ckpt_format`). ``NAME.json`` beside it is a readable copy of the metadata plus the
+file's sha256 and size (DESIGN.md, "Checkpoints"), written after the tensors: a kill at any instant leaves the old or
+the new checkpoint loadable; a stale sidecar is ignored with a warning, an edited one refused; temp files of an
+interrupted save are removed by the next save. Everything that can fail (serialising tensors and metadata) happens
+before the first byte hits the disk. Checkpoints of format 1 (metadata only in the sidecar) are still read.
 
 Training state (optimizer, scheduler, gradient scaler, RNG) is stored the same way: :func:`flatten_state`
 splits any nested structure of dicts/lists/tuples/scalars/tensors into prefixed tensors (for the
@@ -22,7 +18,6 @@ The schemas are documented in ``weights/README.md``.
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import json
 import math
@@ -35,29 +30,33 @@ import torch
 import safetensors.torch
 from safetensors.torch import load as _load_safetensors_bytes  # safetensors bytes -> tensors (no pickle)
 
+from .ckpt_format import (DIGEST_KEY, FILE_FIELDS, META_KEY, CheckpointFormatError, content_digest, embedded_meta,
+                          read_header, read_json, reconcile_sidecar, split_file, to_jsonable)
 from .files import atomic_write_text, fsync_dir, git_commit, sha256_bytes, sha256_file, unlink_quiet, write_temp
+from .manifest import MANIFEST_SCHEMA_VERSION, Manifest  # re-exported: weights is the public home of both
 
 __all__ = [
+    "CheckpointFormatError",
     "FORMAT",
     "MANIFEST_SCHEMA_VERSION",
     "Manifest",
     "flatten_state",
     "git_commit",
     "load_checkpoint",
+    "clean_stale_temps",
     "load_into",
+    "read_sidecar",
     "save_checkpoint",
     "sha256_file",
     "sidecar_path",
+    "tidy_checkpoint",
     "to_jsonable",
     "unflatten_state",
 ]
 
-FORMAT = "inpaintlib.checkpoint/1"
-"""Value of the sidecar's ``format`` field; bumped if the sidecar schema changes incompatibly."""
-
-MANIFEST_SCHEMA_VERSION = 1
-
-_SOURCE_TYPES = ("repository", "url", "notebook")
+FORMAT = "inpaintlib.checkpoint/2"
+"""Value of the metadata's ``format`` field; bumped if the schema changes incompatibly (2: metadata embedded in the
+safetensors header, see :mod:`inpaintlib.ckpt_format`)."""
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -79,40 +78,6 @@ def _library_version() -> str:
     from inpaintlib import __version__
 
     return __version__
-
-
-def to_jsonable(obj: Any, _where: str = "meta") -> Any:
-    """Convert ``obj`` to plain JSON types: dataclasses -> dicts, tuples -> lists, numpy / 0-d tensors ->
-    Python scalars, paths -> strings. Raises ``TypeError`` naming the offending key otherwise."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name), f"{_where}.{f.name}") for f in dataclasses.fields(obj)}
-    if isinstance(obj, Mapping):
-        out = {}
-        for k, v in obj.items():
-            if not isinstance(k, (str, int, float, bool)) and k is not None:
-                raise TypeError(f"{_where}: dictionary key {k!r} is not a string or number; cannot write it to JSON")
-            out[str(k) if not isinstance(k, str) else k] = to_jsonable(v, f"{_where}.{k}")
-        return out
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v, f"{_where}[{i}]") for i, v in enumerate(obj)]
-    if obj is None or isinstance(obj, (bool, str)):
-        return obj
-    if isinstance(obj, (int, float)):
-        return obj
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, torch.Tensor):
-        if obj.numel() == 1:
-            return obj.detach().cpu().item()
-        raise TypeError(f"{_where}: a tensor of shape {tuple(obj.shape)} does not belong in the JSON sidecar; "
-                        "put it in the tensors")
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    if isinstance(obj, torch.device):
-        return str(obj)
-    raise TypeError(f"{_where}: value of type {type(obj).__name__} cannot be written to JSON")
 
 
 def _utc_now() -> str:
@@ -145,44 +110,63 @@ def _as_tensor_dict(module_or_tensors: torch.nn.Module | Mapping[str, torch.Tens
 
 
 # ---------------------------------------------------------------------------------------- save / load
+def _serialise(tensors: dict[str, torch.Tensor], meta: dict, path: Path) -> tuple[bytes, str]:
+    """The bytes of a format-2 checkpoint (metadata and its content hash in the header) and that hash."""
+    meta_text = json.dumps(meta, sort_keys=True)
+    json.loads(meta_text)  # NaN/inf are written as NaN/Infinity (Python's JSON); check it parses back
+    header, body = split_file(safetensors.torch.save(tensors, metadata={"format": "pt"}), path)
+    digest = content_digest(meta_text, header, body)
+    data = safetensors.torch.save(tensors, metadata={"format": "pt", META_KEY: meta_text, DIGEST_KEY: digest})
+    header2, body2 = split_file(data, path)
+    if content_digest(meta_text, header2, body2) != digest:  # the metadata must not move the tensors
+        raise RuntimeError(f"internal error: the content hash of {path} changed when the metadata was embedded")
+    return data, digest
+
+
+def clean_stale_temps(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files an interrupted save of the checkpoint ``path`` left behind; return them.
+
+    Saves of one checkpoint are not meant to run concurrently (one writer per run folder)."""
+    path = _tensor_path(path)
+    removed = []
+    for name in (path.name, sidecar_path(path).name):
+        for p in path.parent.glob(f".{name}.*.tmp"):
+            unlink_quiet(p)
+            removed.append(p)
+    return removed
+
+
 def save_checkpoint(path: str | os.PathLike, module_or_tensors: torch.nn.Module | Mapping[str, torch.Tensor],
                     meta: Mapping[str, Any] | None = None) -> dict:
-    """Save tensors to ``path`` (``*.safetensors``) and the sidecar ``*.json`` beside it; return the sidecar.
+    """Save tensors and metadata to ``path`` (``*.safetensors``) as one atomic unit; return the sidecar.
 
+    The metadata is embedded in the safetensors header (see :mod:`inpaintlib.ckpt_format`) with a content hash
+    over it and the tensors; the ``*.json`` sidecar beside it is a readable copy written afterwards.
     ``meta`` may hold anything JSON-able (dataclasses are converted with their field names). The standard
     fields ``config``, ``scale``, ``step`` and ``metrics`` are always present (``None`` / ``{}`` when not
-    given); ``format``, ``file``, ``sha256``, ``size``, ``num_tensors``, ``library_version``,
+    given); ``format``, ``file``, ``sha256``, ``size``, ``content_sha256``, ``num_tensors``, ``library_version``,
     ``torch_version`` and ``created`` are computed; ``git_commit`` is computed unless ``meta`` gives one.
     """
     path = _tensor_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = _as_tensor_dict(module_or_tensors)
     meta = dict(meta or {})
-    reserved = {"format", "file", "sha256", "size", "num_tensors", "library_version", "torch_version", "created"}
+    reserved = {"format", "file", "num_tensors", "library_version", "torch_version", "created", *FILE_FIELDS}
     clash = sorted(reserved & set(meta))
     if clash:
         raise ValueError(f"meta may not set the computed sidecar fields {clash}")
     # Everything that can fail is done in memory first, so a failure writes nothing.
-    data = safetensors.torch.save(tensors, metadata={"format": "pt"})
-    sidecar: dict[str, Any] = {
-        "format": FORMAT,
-        "file": path.name,
-        "sha256": sha256_bytes(data),
-        "size": len(data),
-        "num_tensors": len(tensors),
-        "config": None,
-        "scale": None,
-        "step": None,
-        "metrics": {},
-        "git_commit": meta.pop("git_commit", None) or git_commit(),
-        "library_version": _library_version(),
-        "torch_version": torch.__version__,
-        "created": _utc_now(),
+    embedded: dict[str, Any] = {
+        "format": FORMAT, "file": path.name, "num_tensors": len(tensors), "config": None, "scale": None,
+        "step": None, "metrics": {}, "git_commit": meta.pop("git_commit", None) or git_commit(),
+        "library_version": _library_version(), "torch_version": torch.__version__, "created": _utc_now(),
     }
-    sidecar.update(to_jsonable(meta))
-    text = json.dumps(sidecar, indent=1, sort_keys=False) + "\n"
-    json.loads(text)  # NaN/inf are written as NaN/Infinity (Python's JSON); check it parses back
+    embedded.update(to_jsonable(meta))
+    data, digest = _serialise(tensors, embedded, path)
+    sidecar = {**embedded, "sha256": sha256_bytes(data), "size": len(data), "content_sha256": digest}
+    text = json.dumps(sidecar, indent=1) + "\n"
 
+    clean_stale_temps(path)
     side = sidecar_path(path)
     tmp_t = write_temp(path.parent, path.name, data)
     try:
@@ -191,8 +175,8 @@ def save_checkpoint(path: str | os.PathLike, module_or_tensors: torch.nn.Module 
         unlink_quiet(tmp_t)
         raise
     try:
-        os.replace(tmp_t, path)
-        os.replace(tmp_s, side)  # sidecar last: a reader never sees a sidecar whose file is not in place
+        os.replace(tmp_t, path)  # the checkpoint: from here on the new one is what loads
+        os.replace(tmp_s, side)  # its readable copy; a kill in between leaves a stale sidecar, which is ignored
     except BaseException:
         unlink_quiet(tmp_t)
         unlink_quiet(tmp_s)
@@ -201,46 +185,118 @@ def save_checkpoint(path: str | os.PathLike, module_or_tensors: torch.nn.Module 
     return sidecar
 
 
-def read_sidecar(path: str | os.PathLike) -> dict:
-    """The sidecar (JSON) of a checkpoint, without touching the tensors."""
+def tidy_checkpoint(path: str | os.PathLike) -> None:
+    """After an interrupted save: remove its temp files and rewrite a missing or stale sidecar of a format-2
+    checkpoint from the metadata embedded in the file (an edited sidecar is left alone and still refused)."""
+    path = _tensor_path(path)
+    clean_stale_temps(path)
+    if not path.is_file():
+        return
+    found = embedded_meta(read_header(path), path)
+    if found is None:
+        return
+    meta, _, digest = found
+    side = sidecar_path(path)
+    try:
+        current = read_json(side, "checkpoint sidecar") if side.is_file() else None
+    except ValueError:
+        current = None
+    if isinstance(current, dict) and current.get("content_sha256") == digest:
+        return
+    sidecar = {**meta, "sha256": sha256_file(path), "size": path.stat().st_size, "content_sha256": digest}
+    atomic_write_text(side, json.dumps(sidecar, indent=1) + "\n")
+
+
+def _legacy_sidecar(path: Path) -> dict:
     side = sidecar_path(path)
     if not side.is_file():
-        raise FileNotFoundError(f"checkpoint sidecar {side} is missing (every .safetensors file needs its .json)")
-    with open(side, encoding="utf-8") as f:
-        return json.load(f)
+        raise FileNotFoundError(f"checkpoint {path} has no sidecar {side.name} beside it; a checkpoint written before "
+                                "format 2 keeps its metadata (which paper, which config, its sha256) only there")
+    meta = read_json(side, "checkpoint sidecar")
+    if not isinstance(meta, dict):
+        raise ValueError(f"checkpoint sidecar {side} is not a JSON object")
+    return meta
+
+
+def read_sidecar(path: str | os.PathLike) -> dict:
+    """The metadata of a checkpoint without loading the tensors: the header's embedded metadata (format 2, checked
+    against the sidecar) with the file's ``sha256``, ``size`` and ``content_sha256``; or the sidecar (format 1)."""
+    path = _tensor_path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    found = embedded_meta(read_header(path), path)
+    if found is None:
+        return _legacy_sidecar(path)
+    meta, _, digest = found
+    reconcile_sidecar(path, sidecar_path(path), meta, digest)
+    return {**meta, "sha256": sha256_file(path), "size": path.stat().st_size, "content_sha256": digest}
 
 
 def load_checkpoint(path: str | os.PathLike, verify: bool = True, device: str | torch.device = "cpu"
                     ) -> tuple[dict[str, torch.Tensor], dict]:
     """Load ``(tensors, meta)`` from a checkpoint written by :func:`save_checkpoint`.
 
-    With ``verify=True`` (default) the sidecar must exist and the sha256 of the tensor file must equal the
-    sidecar's ``sha256``; otherwise ``ValueError`` naming both hashes. The tensors are parsed from the very
-    bytes that were hashed. With ``verify=False`` a missing sidecar gives ``meta = {}``.
+    Format 2: with ``verify=True`` (default) the content hash in the header must match the metadata and tensors,
+    else ``ValueError``; the sidecar, if present, must agree (a stale one is ignored with a warning, an edited one
+    refused). Format 1: the sidecar must exist and its ``sha256`` equal the file's. The tensors are parsed from the
+    very bytes that were hashed. With ``verify=False`` nothing is checked (a format-1 file without sidecar gives
+    ``meta = {}``).
     """
     path = _tensor_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    side = sidecar_path(path)
-    if side.is_file():
-        meta = read_sidecar(path)
-    elif verify:
-        raise ValueError(f"cannot verify {path}: its sidecar {side.name} is missing "
-                         "(pass verify=False to load the tensors unverified)")
-    else:
-        meta = {}
     data = path.read_bytes()
-    if verify:
-        expected = meta.get("sha256")
-        actual = sha256_bytes(data)
-        if expected != actual:
-            raise ValueError(f"sha256 mismatch for {path}: the sidecar expects {expected}, the file has {actual}; "
-                             "the file is corrupt, truncated or belongs to another sidecar - refusing to load it")
-    # Parse the bytes that were just hashed (safetensors format, never pickle).
-    tensors = _load_safetensors_bytes(data)
+    header, body = split_file(data, path)
+    found = embedded_meta(header, path)
+    actual = sha256_bytes(data)
+    if found is not None:
+        meta, text, digest = found
+        if verify:
+            computed = content_digest(text, header, body)
+            if computed != digest:
+                recorded = _sidecar_field(path, "sha256")
+                raise ValueError(f"checkpoint {path} is corrupt: its content hash {digest} does not match its metadata "
+                                 f"and tensors ({computed}); file sha256 {actual}"
+                                 + (f", the sidecar expects {recorded}" if recorded else "") + " - refusing to load it")
+            reconcile_sidecar(path, sidecar_path(path), meta, digest)
+        meta = {**meta, "sha256": actual, "size": len(data), "content_sha256": digest}
+    else:
+        meta = _load_legacy_meta(path, verify, actual)
+    tensors = _parse_tensors(data, path)
     if str(device) != "cpu":
         tensors = {k: v.to(device) for k, v in tensors.items()}
     return tensors, meta
+
+
+def _sidecar_field(path: Path, key: str):
+    try:
+        side = read_json(sidecar_path(path), "checkpoint sidecar")
+    except (OSError, ValueError):
+        return None
+    return side.get(key) if isinstance(side, dict) else None
+
+
+def _load_legacy_meta(path: Path, verify: bool, actual: str) -> dict:
+    side = sidecar_path(path)
+    if side.is_file():
+        meta = _legacy_sidecar(path)
+    elif verify:
+        raise ValueError(f"cannot verify {path}: it has no embedded metadata and its sidecar {side.name} is missing "
+                         "(pass verify=False to load the tensors unverified)")
+    else:
+        return {}
+    if verify and meta.get("sha256") != actual:
+        raise ValueError(f"sha256 mismatch for {path}: the sidecar expects {meta.get('sha256')}, the file has {actual}; "
+                         "the file is corrupt, truncated or belongs to another sidecar - refusing to load it")
+    return meta
+
+
+def _parse_tensors(data: bytes, path: Path) -> dict[str, torch.Tensor]:
+    """Parse safetensors bytes (never pickle); a corrupt file gives a ``ValueError`` naming it."""
+    try:
+        return _load_safetensors_bytes(data)
+    except Exception as e:  # safetensors raises its own SafetensorError for malformed files
+        raise CheckpointFormatError(f"checkpoint {path} is not a readable safetensors file ({e})") from None
 
 
 def load_into(module: torch.nn.Module, path: str | os.PathLike, strict: bool = True, verify: bool = True) -> dict:
@@ -319,136 +375,3 @@ def unflatten_state(tree: Any, tensors: Mapping[str, torch.Tensor]) -> Any:
         return {k: unflatten_state(v, tensors) for k, v in tree.items()}
     return tree
 
-
-# ---------------------------------------------------------------------------------------------- manifest
-def _default_manifest_path() -> Path:
-    return Path(__file__).resolve().parent.parent / "weights" / "manifest.json"
-
-
-class Manifest:
-    """``weights/manifest.json``: the published checkpoints, each with its sha256, size and sources.
-
-    Entry fields (see ``weights/README.md``): ``name``, ``chapter``, ``model``, ``scale``, ``file`` (path
-    of the ``.safetensors`` relative to the repository root), ``sha256``, ``size``, ``sources`` (at least
-    two ways to obtain the file, each ``{"type": "repository", "path": ...}``, ``{"type": "notebook",
-    "notebook": ..., "scale": ...}`` (trained by that notebook) or ``{"type": "url", "url": "https://..."}``
-    - real URLs only), ``metrics`` and ``commit``.
-    """
-
-    def __init__(self, path: str | os.PathLike | None = None):
-        self.path = Path(path) if path is not None else _default_manifest_path()
-        if self.path.is_file():
-            with open(self.path, encoding="utf-8") as f:
-                data = json.load(f)
-            if not isinstance(data, dict) or not isinstance(data.get("checkpoints"), list):
-                raise ValueError(f"{self.path} is not a weights manifest: expected an object with a 'checkpoints' list")
-            self.schema_version = int(data.get("schema_version", MANIFEST_SCHEMA_VERSION))
-            self.entries: list[dict] = list(data["checkpoints"])
-        else:
-            self.schema_version = MANIFEST_SCHEMA_VERSION
-            self.entries = []
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-    def __iter__(self):
-        return iter(self.entries)
-
-    def names(self) -> list[str]:
-        return [e["name"] for e in self.entries]
-
-    def find(self, name: str) -> dict | None:
-        """The entry called ``name``, or ``None``."""
-        for e in self.entries:
-            if e.get("name") == name:
-                return e
-        return None
-
-    def save(self) -> None:
-        """Write the manifest atomically."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({"schema_version": self.schema_version, "checkpoints": self.entries}, indent=2) + "\n"
-        atomic_write_text(self.path, text)
-
-    @staticmethod
-    def _check_sources(sources: Any) -> list[dict]:
-        if not isinstance(sources, (list, tuple)) or len(sources) < 2:
-            raise ValueError("a manifest entry needs at least two sources (ways to obtain the file), e.g. "
-                             "{'type': 'repository', 'path': 'weights/x.safetensors'} and "
-                             "{'type': 'notebook', 'notebook': 'notebooks/msfef/02_training.py', 'scale': 'ci'}")
-        out = []
-        for s in sources:
-            if not isinstance(s, Mapping) or s.get("type") not in _SOURCE_TYPES:
-                raise ValueError(f"each source must be a dict with 'type' in {_SOURCE_TYPES}, got {s!r}")
-            need = {"repository": "path", "url": "url", "notebook": "notebook"}[s["type"]]
-            if not isinstance(s.get(need), str) or not s[need]:
-                raise ValueError(f"a {s['type']!r} source needs a non-empty {need!r}, got {s!r}")
-            if s["type"] == "url" and not s["url"].startswith("https://"):
-                raise ValueError(f"url sources must be real https:// URLs, got {s['url']!r}")
-            out.append(to_jsonable(dict(s)))
-        return out
-
-    def add_entry(self, name: str, *, chapter: str, model: str, scale: str, file: str | os.PathLike,
-                  sources: list[dict], metrics: Mapping[str, float] | None = None, commit: str | None = None,
-                  root: str | os.PathLike | None = None, replace: bool = False, save: bool = True) -> dict:
-        """Add (or with ``replace=True`` replace) an entry; sha256 and size are computed from the file.
-
-        ``file`` is relative to ``root`` (default: the manifest's repository, i.e. the folder above
-        ``weights/``). ``commit`` defaults to the sidecar's ``git_commit`` when the sidecar exists.
-        """
-        if not name or not isinstance(name, str):
-            raise ValueError("a manifest entry needs a non-empty name")
-        if self.find(name) is not None and not replace:
-            raise ValueError(f"the manifest already has an entry {name!r} (pass replace=True to overwrite it)")
-        root = Path(root) if root is not None else self.path.resolve().parent.parent
-        rel = Path(file)
-        full = rel if rel.is_absolute() else root / rel
-        if not full.is_file():
-            raise FileNotFoundError(f"{full} does not exist: a manifest entry must describe a real file")
-        if rel.is_absolute():
-            try:
-                rel = rel.resolve().relative_to(root.resolve())
-            except ValueError:
-                raise ValueError(f"{file} is not inside {root}; give a path relative to the repository") from None
-        if commit is None:
-            try:
-                commit = read_sidecar(full).get("git_commit", "unknown")
-            except (FileNotFoundError, ValueError):
-                commit = "unknown"
-        entry = {
-            "name": name,
-            "chapter": chapter,
-            "model": model,
-            "scale": scale,
-            "file": rel.as_posix(),
-            "sha256": sha256_file(full),
-            "size": full.stat().st_size,
-            "sources": self._check_sources(sources),
-            "metrics": to_jsonable(dict(metrics or {})),
-            "commit": commit,
-        }
-        self.entries = [e for e in self.entries if e.get("name") != name] + [entry]
-        if save:
-            self.save()
-        return entry
-
-    def verify(self, entry: Mapping | str, path: str | os.PathLike | None = None) -> bool:
-        """Check that the file at ``path`` (default: the entry's ``file`` under the repository) has the
-        entry's size and sha256; return ``True`` or raise ``ValueError`` naming expected and actual."""
-        if isinstance(entry, str):
-            found = self.find(entry)
-            if found is None:
-                raise KeyError(f"no manifest entry called {entry!r}; entries: {self.names()}")
-            entry = found
-        if path is None:
-            path = self.path.resolve().parent.parent / entry["file"]
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} does not exist (manifest entry {entry['name']!r}); sources: {entry['sources']}")
-        size = path.stat().st_size
-        if size != entry["size"]:
-            raise ValueError(f"{path}: size {size} bytes, the manifest entry {entry['name']!r} expects {entry['size']}")
-        actual = sha256_file(path)
-        if actual != entry["sha256"]:
-            raise ValueError(f"{path}: sha256 {actual}, the manifest entry {entry['name']!r} expects {entry['sha256']}")
-        return True

@@ -212,11 +212,18 @@ def test_load_model_rebuilds_an_equal_network_from_another_directory_and_creates
 
 
 def _copy_checkpoint(src: Path, dst: Path, **sidecar_changes) -> Path:
+    """A format-1 copy (tensors without embedded metadata, metadata only in the sidecar), sidecar changed."""
+    import hashlib
+
+    import safetensors.torch
+
     dst.mkdir(parents=True, exist_ok=True)
-    (dst / src.name).write_bytes(src.read_bytes())
+    data = safetensors.torch.save(safetensors.torch.load(src.read_bytes()), metadata={"format": "pt"})
+    (dst / src.name).write_bytes(data)
     meta = json.loads(src.with_suffix(".json").read_text())
     for k, v in sidecar_changes.items():
         meta.pop(k, None) if v is None else meta.__setitem__(k, v)
+    meta.update(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
     (dst / src.with_suffix(".json").name).write_text(json.dumps(meta))
     return dst / src.name
 
@@ -230,9 +237,11 @@ def test_load_model_reads_old_sidecars_and_refuses_unknown_or_missing_papers(ci_
         INF.load_model(_copy_checkpoint(ci_checkpoint, tmp_path / "none", paper=None))
     lone = tmp_path / "lone"
     lone.mkdir()
-    (lone / "m.safetensors").write_bytes(ci_checkpoint.read_bytes())
-    with pytest.raises(FileNotFoundError, match="no sidecar m.json"):
+    (lone / "m.safetensors").write_bytes(_copy_checkpoint(ci_checkpoint, tmp_path / "f1").read_bytes())
+    with pytest.raises(FileNotFoundError, match="no sidecar m.json"):  # format 1: the metadata is only there
         INF.load_model(lone / "m.safetensors")
+    (lone / "m2.safetensors").write_bytes(ci_checkpoint.read_bytes())  # format 2: the file alone is enough
+    assert isinstance(INF.load_model(lone / "m2.safetensors"), MSFEFNet)
 
 
 # --------------------------------------------------------------------------------------------------- command

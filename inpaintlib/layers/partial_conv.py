@@ -59,6 +59,12 @@ class PartialConv2d(nn.Conv2d):
     _NON_BINARY = "mask must be binary (exactly 0 or 1; 1 = known, 0 = hole)"
 
     def _check_mask(self, x: torch.Tensor, valid: torch.Tensor) -> None:
+        if not isinstance(x, torch.Tensor):
+            raise ValueError(f"PartialConv2d input x must be a torch.Tensor N x {self.in_channels} x H x W, got "
+                             f"{type(x).__name__} (convert numpy arrays with torch.from_numpy)")
+        if x.dtype != self.weight.dtype and not torch.is_autocast_enabled(x.device.type):  # autocast casts itself
+            raise ValueError(f"PartialConv2d input x has dtype {x.dtype} but the weights are {self.weight.dtype}: "
+                             f"convert the input (x.to({self.weight.dtype})) or the model (model.to({x.dtype}))")
         if not self.multi_channel:
             check_valid(valid, x)
             return

@@ -54,7 +54,7 @@ def _manifest_matches(out_dir: Path, params: dict) -> bool:
         m = json.loads(mf.read_text())
     except (OSError, ValueError):
         return False
-    if m.get("format") != MANIFEST_FORMAT or m.get("params") != params:
+    if not isinstance(m, dict) or m.get("format") != MANIFEST_FORMAT or m.get("params") != params:
         return False
     files = dict(m.get("files", {}))
     files["index.csv"] = m.get("index_sha256")
@@ -174,9 +174,16 @@ def _verified_manifest(root: Path) -> dict:
     if not mf.is_file():
         raise FileNotFoundError(f"{root} has no manifest.json; write a mask test set with "
                                 "inpaintlib.masks.write_mask_testset or `python -m data_prep.make_masks`")
-    m = json.loads(mf.read_text())
-    if m.get("format") != MANIFEST_FORMAT:
-        raise ValueError(f"{mf} is not an inpaintlib mask test set manifest")
+    try:
+        m = json.loads(mf.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{mf} is not valid JSON ({e}); regenerate the set with write_mask_testset") from None
+    if not isinstance(m, dict) or m.get("format") != MANIFEST_FORMAT:
+        raise ValueError(f"{mf} is not an inpaintlib mask test set manifest (expected an object with "
+                         f"format={MANIFEST_FORMAT!r})")
+    if not isinstance(m.get("files"), dict) or not isinstance(m.get("index_sha256"), str) or "params" not in m:
+        raise ValueError(f"{mf} lacks 'files' (an object), 'index_sha256' or 'params'; regenerate the set with "
+                         "write_mask_testset")
     for name, digest in [*m["files"].items(), ("index.csv", m["index_sha256"])]:
         p = root / name
         if not p.is_file():

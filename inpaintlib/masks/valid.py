@@ -57,7 +57,11 @@ def to_tensor(np_masks) -> torch.Tensor:
     if isinstance(np_masks, (list, tuple)):
         if not np_masks:
             raise ValueError("to_tensor got an empty list of masks")
-        arr = np.stack([np.asarray(m) for m in np_masks])
+        items = [np.asarray(m) for m in np_masks]
+        shapes = sorted({m.shape for m in items})
+        if len(shapes) > 1:
+            raise ValueError(f"to_tensor got masks of different shapes {shapes}; every mask must have the same (H, W)")
+        arr = np.stack(items)
     else:
         arr = np.asarray(np_masks)
     if arr.ndim == 2:

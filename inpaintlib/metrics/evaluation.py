@@ -268,6 +268,18 @@ def _metric_values(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor,
     return vals
 
 
+def _refuse_partial_nan(per_image: pd.DataFrame, want: list[str]) -> None:
+    """A metric that is NaN for some pairs but not all would be averaged over fewer pairs than ``n`` says: refuse.
+    (A metric that is NaN for every pair - LPIPS without its weights - is reported as n/a.)"""
+    for m in want:
+        bad = per_image[m].isna()
+        if bool(bad.any()) and not bool(bad.all()):
+            pairs = list(zip(per_image["image"][bad], per_image["mask"][bad]))[:5]
+            raise ValueError(f"metric {m!r} is NaN for {int(bad.sum())} of {len(per_image)} (image, mask) pairs, "
+                             f"e.g. {pairs}; the table would average over fewer pairs than it reports - check those "
+                             "images and outputs")
+
+
 def _bucket_table(per_image: pd.DataFrame, labels: list[str], want: list[str]) -> pd.DataFrame:
     """Rows = metrics and ``n``, columns = the buckets then ``"all"``: means over the pairs in each bucket."""
     table = pd.DataFrame(index=[*want, "n"], columns=[*labels, "all"], dtype=float)
@@ -338,5 +350,6 @@ def evaluate(
             rows.append(row)
 
     per_image = pd.DataFrame(rows, columns=["image", "mask", "bucket", "hole_ratio", *want])
+    _refuse_partial_nan(per_image, want)
     table = _bucket_table(per_image, protocol.bucket_labels, want)
     return EvalResult(per_image=per_image, table=table, protocol=protocol, notes=notes)

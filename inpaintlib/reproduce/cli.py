@@ -122,7 +122,10 @@ def _run_selected(root: Path, args: argparse.Namespace, notebooks: list[Notebook
             print(f"{label}: cached (unchanged since {entry.get('finished')})", flush=True)
             continue
         print(f"{label}: running at scale {args.scale} ...", flush=True)
-        run = run_notebook(root, nb, parameters, args.kernel, args.timeout, progress, env=env)
+        try:
+            run = run_notebook(root, nb, parameters, args.kernel, args.timeout, progress, env=env)
+        except KeyboardInterrupt:
+            raise Interrupted(nb.doc) from None
         state["notebooks"][nb.doc] = _entry(root, run, args.scale, state["commit"], key)
         state["generated"] = _now()
         save_state(root, state)
@@ -148,7 +151,27 @@ def _build(root: Path, notebooks: list[Notebook], state: dict, full: bool) -> in
     return 0
 
 
+class Interrupted(Exception):
+    """Ctrl-C while the notebook ``doc`` was running."""
+
+    def __init__(self, doc: str):
+        super().__init__(doc)
+        self.doc = doc
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The pipeline's command line; Ctrl-C stops it with one line naming the interrupted notebook (exit 130)."""
+    try:
+        return _main(argv)
+    except Interrupted as e:
+        print(f"interrupted: {e.doc} was stopped (Ctrl-C) and not recorded; the notebooks before it are saved, "
+              "run the same command to continue", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("interrupted (Ctrl-C) between notebooks; the notebooks run so far are saved", file=sys.stderr)
+    return 130
+
+
+def _main(argv: list[str] | None) -> int:
     args = parse_args(argv)
     root = Path(args.root).resolve() if args.root else DEFAULT_ROOT
     try:

@@ -200,12 +200,28 @@ def run_notebook(root: Path, nb: Notebook | str | Path, parameters: Mapping[str,
             failure = Failure(nb.doc, exc.cell_index, _source_line(py, src), src, _ANSI.sub("", str(exc.ename)),
                               _ANSI.sub("", str(exc.evalue)))
         except Exception as exc:  # kernel died, cell timeout, bad parameters: report it the same way
-            failure = Failure(nb.doc, None, None, "", type(exc).__name__, _ANSI.sub("", str(exc)))
+            index, src = _running_cell(out)
+            failure = Failure(nb.doc, index, _source_line(py, src) if src else None, src, type(exc).__name__,
+                              _ANSI.sub("", str(exc)))
     wall = time.perf_counter() - t0
     if failure is not None:
         failure.output = _display_path(out, root)
     numbers = key_numbers(json.loads(out.read_text())) if out.is_file() else {}
     return Run(nb.doc, out, dict(parameters), wall, failure, numbers)
+
+
+def _running_cell(out: Path) -> tuple[int | None, str]:
+    """The cell papermill was running when execution stopped without an error of its own (a cell timeout, a dead
+    kernel): the last cell papermill started, ``(index, source)``, or ``(None, "")`` when none started."""
+    try:
+        cells = json.loads(out.read_text()).get("cells", [])
+    except (OSError, ValueError, AttributeError):
+        return None, ""
+    started = [i for i, c in enumerate(cells) if (c.get("metadata", {}).get("papermill") or {}).get("start_time")]
+    if not started:
+        return None, ""
+    src = cells[started[-1]].get("source", "")
+    return started[-1], src if isinstance(src, str) else "".join(src)
 
 
 def _display_path(path: Path, root: Path) -> str:

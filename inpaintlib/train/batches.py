@@ -75,6 +75,9 @@ def make_masks(mask_fn: Callable, h: int, w: int, seed: int, t: int, indices: ra
         if m.shape != (h, w):
             raise ValueError(f"mask_fn(h={h}, w={w}, rng) returned shape {m.shape}; expected ({h}, {w}) "
                              "float32 valid mask (1 = known, 0 = hole)")
+        if m.dtype == np.bool_:  # as inpaintlib.masks.to_tensor: True could mean known or hole
+            raise ValueError("mask_fn returned a boolean array; return a float32 valid map (1 = known, 0 = hole), "
+                             "e.g. mask.astype(np.float32) if True means known")
         mf = m.astype(np.float32, copy=False)
         if not bool(((mf == 0) | (mf == 1)).all()):
             raise ValueError("mask_fn returned a non-binary mask (values other than exactly 0 and 1); expected a "
@@ -95,7 +98,7 @@ def make_loader(dataset, config: TrainConfig, start: int, ctx: DistContext) -> D
 def prepare_batch(images: torch.Tensor, mask_fn: Callable, config: TrainConfig, t: int, ctx: DistContext
                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """The images of update ``t`` and their masks, checked on the CPU (no device synchronisation), on the device."""
-    check_image(images, name="dataset image batch")
+    check_image(images, name=f"the dataset image batch of step {t + 1}")
     h, w = images.shape[-2:]
     local = config.batch_size // ctx.world
     valid = make_masks(mask_fn, h, w, config.seed, t, range(ctx.rank * local, (ctx.rank + 1) * local))

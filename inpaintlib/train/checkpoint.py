@@ -14,9 +14,11 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from ..weights import flatten_state, load_checkpoint, save_checkpoint, sidecar_path, unflatten_state
+from ..weights import (clean_stale_temps, flatten_state, load_checkpoint, save_checkpoint, sidecar_path,
+                       unflatten_state)
 from .config import RESUMABLE_CHANGES, TrainConfig
 from .distributed import DistContext
+from .fingerprint import check_fingerprint
 from .history import LOG_NAME
 from .steps import Parts
 
@@ -36,12 +38,24 @@ def model_config(model: torch.nn.Module):
 
 
 def remove_run_files(out_dir: Path) -> None:
-    """Remove the log and both checkpoints (with their sidecars) from ``out_dir``."""
+    """Remove the log and both checkpoints (with their sidecars and any temp files of interrupted saves)."""
     for name in (LOG_NAME, LAST_NAME, MODEL_NAME):
         p = out_dir / name
         for q in (p, sidecar_path(p)) if p.suffix == ".safetensors" else (p,):
             if q.exists():
                 q.unlink()
+        if p.suffix == ".safetensors":
+            clean_stale_temps(p)
+
+
+def check_finite(tensors: Mapping[str, torch.Tensor], step: int, path: Path) -> None:
+    """Refuse to write a checkpoint holding NaN/Inf: a good checkpoint on disk is never replaced by a broken one."""
+    bad = [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        n = sum(v.is_floating_point() for v in tensors.values())
+        raise FloatingPointError(f"at step {step}, {len(bad)} of {n} tensors are not finite (e.g. {bad[:3]}); "
+                                 f"{path} was not written and keeps the last good checkpoint. Lower lr, enable "
+                                 "grad_clip or check the data for NaN/Inf")
 
 
 def save_model(raw, path: Path, model_cfg, config: TrainConfig, step: int, metrics: Mapping, extra: Mapping) -> None:
@@ -49,7 +63,9 @@ def save_model(raw, path: Path, model_cfg, config: TrainConfig, step: int, metri
     ``extra`` (the caller's ``checkpoint_meta``)."""
     meta = {"kind": "model", "config": model_cfg, "train_config": config, "step": step, "metrics": dict(metrics)}
     meta.update(extra)
-    save_checkpoint(path, raw, meta)
+    tensors = raw.state_dict()
+    check_finite(tensors, step, path)
+    save_checkpoint(path, tensors, meta)
 
 
 def fresh_seed(seed: int, rank: int) -> int:
@@ -83,6 +99,7 @@ def save_training_state(path: Path, parts: Parts, ctx: DistContext, meta: Mappin
 
     ``meta`` (config, train_config, step, metrics, last_eval_step, elapsed) goes into the sidecar with the world
     size, the device, the state tree and the ``scale`` / ``chapter`` / ``model`` of ``checkpoint_meta``."""
+    check_finite(_weights(parts), int(meta["step"]), path)  # on every rank (DDP keeps them equal), before any gather
     acc_tensors, acc_info = parts.acc.state(ctx)
     rng_cpu = ctx.gather(torch.get_rng_state())
     rng_cuda = ctx.gather(torch.cuda.get_rng_state(ctx.device)) if ctx.device.type == "cuda" else []
@@ -143,18 +160,36 @@ def _load_states(parts: Parts, state: Mapping, tensors: Mapping[str, torch.Tenso
         parts.d_scaler.load_state_dict(unflatten_state(state["d_scaler"], tensors))
 
 
-def load_training_state(path: Path, parts: Parts, config: TrainConfig, ctx: DistContext) -> dict:
+def _load_module(module: torch.nn.Module, state: Mapping[str, torch.Tensor], path: Path, what: str) -> None:
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as e:
+        raise ValueError(f"{path} holds {what} weights that do not fit the {what} passed to train (another "
+                         f"architecture?): {e}. Use another out_dir, or resume=False to start over") from None
+
+
+def load_training_state(path: Path, parts: Parts, config: TrainConfig, ctx: DistContext,
+                        fingerprint: Mapping | None = None) -> dict:
     """Restore everything :func:`save_training_state` wrote into ``parts`` and this rank's RNG; return the sidecar.
 
-    Refuses a checkpoint of another kind, or one written with a config whose data-defining fields differ."""
+    Refuses a checkpoint of another kind, one written with a config whose data-defining fields differ, one whose
+    recorded inputs (model config, loss, dataset, masks: ``fingerprint``) differ, and one already past
+    ``config.steps`` (its updates cannot be undone)."""
     tensors, meta = load_checkpoint(path)
     _check_resumable(meta, config, path)
-    parts.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    if fingerprint is not None:
+        check_fingerprint(meta.get("run"), fingerprint, path)
+    done = int(meta.get("step") or 0)
+    if done > config.steps:
+        raise ValueError(f"{path} holds a run already trained for {done} steps, but steps={config.steps} was asked: "
+                         f"updates cannot be undone. Use resume=False to train {config.steps} steps afresh, another "
+                         f"out_dir, or steps >= {done} (steps={done} loads the finished run)")
+    _load_module(parts.model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, path, "model")
     if parts.disc is not None:
         d_state = {k[2:]: v for k, v in tensors.items() if k.startswith("d.")}
         if not d_state:
             raise ValueError(f"{path} holds no discriminator but a discriminator was passed")
-        parts.disc.load_state_dict(d_state)
+        _load_module(parts.disc, d_state, path, "discriminator")
     state = meta["state"]
     _load_states(parts, state, tensors)
     parts.acc.load(tensors, state.get("accumulator", {}))

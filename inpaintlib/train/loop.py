@@ -9,6 +9,7 @@ extra evaluation at the end of a shorter call does not change the training.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -18,11 +19,13 @@ from typing import Any, Callable, Mapping
 
 import torch
 
+from ..weights import tidy_checkpoint
 from .batches import make_loader, prepare_batch
 from .checkpoint import (LAST_NAME, MODEL_NAME, fresh_seed, load_training_state, model_config, remove_run_files,
                          save_model, save_training_state)
 from .config import TrainConfig
 from .distributed import DistContext, wrap_ddp
+from .fingerprint import run_fingerprint
 from .history import LOG_NAME, History, truncate_log
 from .steps import Parts, build_parts, discriminator_step, generator_step
 
@@ -43,8 +46,11 @@ def train(model: torch.nn.Module, loss_fn: Callable, dataset, mask_fn: Callable,
     ``metrics`` = the final evaluation, plus ``checkpoint_meta`` such as ``{"scale": "ci"}``).
 
     With ``resume=True`` an existing ``last.safetensors`` is continued (``steps`` may be raised; the
-    data-defining fields must match) and log records after its step are dropped; if it already reached
-    ``steps`` the weights are loaded into ``model`` and the history returned without training. With
+    data-defining fields must match, and so must the model config, the loss's ``config``, the dataset and the
+    mask generator, recorded as ``run`` in both sidecars) and log records after its step are dropped; if it
+    reached exactly ``steps`` the weights are loaded into ``model`` and the history returned without training;
+    a run already past ``steps`` is refused (updates cannot be undone). A checkpoint with NaN/Inf weights is
+    never written (``FloatingPointError`` naming the step; the last good one stays). With
     ``resume=False`` the run files in ``out_dir`` are removed first. The model is returned in eval mode.
     See the package docstring for the ``loss_fn`` / ``d_loss_fn`` / ``mask_fn`` / ``eval_fn`` contracts.
     """
@@ -82,6 +88,7 @@ def _train(model, loss_fn, dataset, mask_fn, config: TrainConfig, out_dir: Path,
     parts = build_parts(model, discriminator, config, ctx.device)
     model_cfg = checkpoint_meta.pop("config", None) or model_config(parts.model)
     run = _Run(parts, config, ctx, out_dir, model_cfg, checkpoint_meta)
+    run.fingerprint = run_fingerprint(model_cfg, loss_fn, dataset, mask_fn, config.seed)
     run.prepare_out_dir(resume)
     run.resume_or_seed(resume)
     if run.start >= config.steps:
@@ -104,6 +111,7 @@ class _Run:
         self.start, self.elapsed0, self.last_eval_step, self.last_metrics = 0, 0.0, 0, {}
         self.t0 = time.perf_counter()
         self.log = None  # the open metrics.jsonl on rank 0 during the loop
+        self.fingerprint: dict | None = None  # model config, loss, dataset and masks (fingerprint.py)
 
     def elapsed(self) -> float:
         """Seconds of training so far, summed over resumptions."""
@@ -124,8 +132,12 @@ class _Run:
     def resume_or_seed(self, resume: bool) -> None:
         """Continue from ``last.safetensors`` (dropping log records after its step), or seed a fresh run."""
         ctx = self.ctx
+        if resume and ctx.main:
+            for p in (self.last_path, self.model_path):  # temp files and stale sidecars of an interrupted save
+                tidy_checkpoint(p)
+        ctx.barrier()
         if resume and self.last_path.is_file():
-            meta = load_training_state(self.last_path, self.parts, self.config, ctx)
+            meta = load_training_state(self.last_path, self.parts, self.config, ctx, self.fingerprint)
             self.start = int(meta["step"])
             self.elapsed0 = float(meta.get("elapsed", 0.0))
             self.last_eval_step = int(meta.get("last_eval_step", 0))
@@ -146,7 +158,7 @@ class _Run:
 
     def save_model(self, step: int) -> None:
         save_model(self.parts.model, self.model_path, self.model_cfg, self.config, step, self.last_metrics,
-                   self.checkpoint_meta)
+                   {**self.checkpoint_meta, "run": self.fingerprint})
 
     # ------------------------------------------------------------------------------------------- the loop
     def loop(self, loss_fn, dataset, mask_fn, eval_fn, d_loss_fn, progress: bool) -> None:
@@ -163,9 +175,10 @@ class _Run:
         try:
             for t, images in zip(range(self.start, cfg.steps), loader):
                 images, valid = prepare_batch(images, mask_fn, cfg, t, ctx)
-                if parts.disc is not None:
-                    discriminator_step(parts, d_loss_fn, d_net, images, valid, cfg.grad_clip)
-                generator_step(parts, loss_fn, net, images, valid, cfg.grad_clip)
+                with _explained(t + 1, cfg.batch_size // ctx.world):
+                    if parts.disc is not None:
+                        discriminator_step(parts, d_loss_fn, d_net, images, valid, cfg.grad_clip)
+                    generator_step(parts, loss_fn, net, images, valid, cfg.grad_clip)
                 self.after_update(t + 1, eval_fn, pbar)
             self.finish(eval_fn)
         finally:
@@ -236,8 +249,21 @@ class _Run:
 
     def save_state(self, step: int) -> None:
         meta = {"config": self.model_cfg, "train_config": self.config, "step": step, "metrics": self.last_metrics,
-                "last_eval_step": self.last_eval_step, "elapsed": self.elapsed()}
+                "last_eval_step": self.last_eval_step, "elapsed": self.elapsed(), "run": self.fingerprint}
         save_training_state(self.last_path, self.parts, self.ctx, meta, self.checkpoint_meta)
+
+
+@contextlib.contextmanager
+def _explained(step: int, local_batch: int):
+    """Turn PyTorch's BatchNorm error on a batch of one 1x1 map into one that says which setting to change."""
+    try:
+        yield
+    except ValueError as e:
+        if "more than 1 value per channel" not in str(e):
+            raise
+        raise ValueError(f"step {step}: {e}. BatchNorm in training mode needs more than one value per channel: with "
+                         f"{local_batch} image(s) per process the deepest feature map is 1x1; raise batch_size or the "
+                         "image size, or use instance/no normalisation") from None
 
 
 def _run_eval_fn(eval_fn: Callable, raw: torch.nn.Module, device: torch.device) -> dict[str, float]:

@@ -43,7 +43,7 @@ def msfef_multi_rectangle_mask(h: int, w: int, rng, hole_range: tuple[float, flo
     """Our reading of the training masks of Sect. 4.2 item 2 that can reach the hole ratios of Table 1.
 
     The paper says only that the mask "size" lies between 0.1 and 0.25 of the image height and evaluates on
-    hole ratios up to 0.5 (Table 1). One rectangle of that size (``inpaintlib.masks.msfef_rectangle_mask``)
+    hole ratios up to 0.5 (Table 1). One rectangle of that size (:func:`msfef_rectangle_mask`)
     covers at most 6.25% of a square image, so we draw a target hole ratio ``t ~ U(hole_range)`` and add such
     rectangles (each from ``msfef_rectangle_mask``: sides uniform in ``[0.1 H, 0.25 H]``, uniform position)
     until the hole ratio reaches ``t``. Returns a float32 ``(h, w)`` valid map (1 = known, 0 = hole).

@@ -211,7 +211,7 @@ class MSFEFNet(nn.Module):
     # -- input checks ------------------------------------------------------------------------------
     def _check(self, image: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         check_image(image)
-        check_valid(valid, image)
+        check_valid(valid, image, require_known=True)  # as mean_fill: an all-hole mask leaves nothing to fill from
         if image.shape[1] != self.config.in_channels:
             raise ValueError(f"image must have {self.config.in_channels} channels, got {image.shape[1]}")
         h, w = image.shape[-2:]

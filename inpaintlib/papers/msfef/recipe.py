@@ -157,10 +157,23 @@ def build_loss(recipe: MSFEFTraining, weights: dict | None = None, vgg=None):
     return InpaintingLoss(weights, vgg, pixel=recipe.pixel_loss)
 
 
+def _describe_vgg(vgg) -> dict | None:
+    """The loss network's identity for the run's record: architecture, layers, backbone, seed, weights source."""
+    if vgg is None:
+        return None
+    return {k: str(getattr(vgg, k, None)) for k in ("arch", "layers", "backbone", "seed", "weights_source")}
+
+
 def make_loss_fn(criterion):
     """``loss_fn(model, image, valid) -> (loss, terms)`` for ``inpaintlib.train.train``."""
     def loss_fn(model, image, valid):
         return criterion(model(image, valid), image, valid)
+    # recorded in the run's checkpoints; a resume with other loss weights is refused (inpaintlib.train.fingerprint)
+    loss_fn.config = {"class": type(criterion).__name__, "weights": dict(getattr(criterion, "weights", {})),
+                      "pixel": getattr(criterion, "pixel", None), "tv_region": getattr(criterion, "tv_region", None),
+                      "perceptual_layer_weights": getattr(criterion, "perceptual_layer_weights", None),
+                      "style_layer_weights": getattr(criterion, "style_layer_weights", None),
+                      "vgg": _describe_vgg(getattr(criterion, "vgg", None))}
     return loss_fn
 
 
