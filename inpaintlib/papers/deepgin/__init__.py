@@ -1,16 +1,41 @@
-"""DeepGIN (Li et al., ECCV Workshops 2020): the chapter is planned; the network is not written yet.
+"""DeepGIN: Li, Siu, Liu, Wang, Lun, *DeepGIN: Deep Generative Inpainting Network for Extreme Image Inpainting*
+(ECCV Workshops 2020).
 
-What exists so far is what other chapters and the Foundations chapter already use:
+The chapter's paper package:
 
+* :mod:`.model` -- G1 and G2 (Sect. 4.1, Figs. 2-3) with the SPD ResNet blocks, MSSA and Back Projection, the
+  config (``paper()/demo()/ci()``) and Table 1's seven variants (``DeepGINConfig.variant(name)``);
+* :mod:`.architecture` -- Figs. 2-3 as a table of layers regenerated from the model object;
+* :mod:`.receptive_field` -- theoretical and gradient receptive fields of standard, dilated and SPD block stacks
+  (the figure the issue asks for beside Fig. 3; the paper has none);
+* :mod:`.discriminators` -- the conditional multi-scale spectral-norm discriminators D1/D2 and the hinge loss
+  (Eqs. 2-3);
+* :mod:`.tables` -- Tables 1 and 2 as printed;
 * :mod:`.masks` -- the training masks of Sect. 5.1 (every image with all three AIM 2020 mask types);
 * :mod:`.data` -- the training crop of Sect. 5.1 (resize to 512 x 512, random 256 x 256 sub-image);
 * :mod:`.recipe` -- loss constants of the published code (the VGG19 layer weights of the perceptual loss).
 
-The package defines no ``MODEL`` and is not in the registry (``inpaintlib.registry.PAPERS``) until the network
-exists.
+Still to come with the chapter: the training recipe (losses of Eqs. 1-7, warm-up, schedule), the test-time ensemble
+and sub-image split, and the notebooks.
 """
+from .architecture import architecture_table
 from .data import deepgin_crop
+from .discriminators import DeepGINDiscriminator, hinge_d_loss, hinge_g_loss
 from .masks import deepgin_masks
+from .model import TABLE1_VARIANTS, DeepGINConfig, DeepGINGenerator, DeepGINNet, DeepGINOutputs, downsample_lr
 from .recipe import DEEPGIN_VGG_LAYER_WEIGHTS
+from .tables import (PAPER_TABLE1, PAPER_TABLE1_COLUMNS, PAPER_TABLE1_PARAMS, PAPER_TABLE2, PAPER_TABLE2_COLUMNS,
+                     table1_parameter_string)
 
-__all__ = ["deepgin_masks", "deepgin_crop", "DEEPGIN_VGG_LAYER_WEIGHTS"]
+__all__ = [
+    "deepgin_masks", "deepgin_crop", "DEEPGIN_VGG_LAYER_WEIGHTS", "DeepGINConfig", "DeepGINNet", "DeepGINGenerator",
+    "DeepGINOutputs", "TABLE1_VARIANTS", "downsample_lr", "DeepGINDiscriminator", "hinge_d_loss", "hinge_g_loss",
+    "PAPER_TABLE1", "PAPER_TABLE1_COLUMNS", "PAPER_TABLE1_PARAMS", "PAPER_TABLE2", "PAPER_TABLE2_COLUMNS",
+    "table1_parameter_string", "architecture_table",
+]
+
+from ...registry import PaperModel  # noqa: E402
+
+#: The registry entry (``inpaintlib.registry.build_model("deepgin", config)``): inputs must be multiples of 16 (G2's
+#: four stride-2 convolutions; 8 for the coarse-only variant).
+MODEL = PaperModel("deepgin", DeepGINConfig, DeepGINNet, lambda cfg: cfg.size_multiple)

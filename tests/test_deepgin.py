@@ -1,0 +1,299 @@
+"""Behaviour of DeepGIN's blocks and network (Li et al. 2020, Sect. 4.1, Figs. 2-3, Table 1)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from inpaintlib.layers.nonlocal_attention import NonLocalBlock
+from inpaintlib.layers.resblocks import DilatedResBlock, SPDResBlock, StandardResBlock, resnet_block
+from inpaintlib.papers.deepgin import (PAPER_TABLE1, PAPER_TABLE1_PARAMS, TABLE1_VARIANTS, DeepGINConfig,
+                                       DeepGINDiscriminator, DeepGINNet, hinge_d_loss, hinge_g_loss,
+                                       table1_parameter_string)
+from inpaintlib.registry import build_model, paper_model
+
+#: Our parameter counts of Table 1's variants, exact (the paper prints them rounded to 1e3).
+EXACT_COUNTS = {
+    "StdResBlk (Coarse only)": 8_167_843,
+    "StdResBlk": 40_849_990,
+    "StdResBlk-SA": 41_375_558,
+    "StdResBlk-MSSA": 42_892_134,
+    "DilatedResBlk-MSSA": 42_892_134,
+    "SPDResBlk-MSSA": 42_892_134,
+    "SPDResBlk-MSSA-BP": 42_929_772,
+}
+
+
+def _meta_net(cfg: DeepGINConfig) -> DeepGINNet:
+    with torch.device("meta"):  # shapes and counts without allocating or computing
+        return DeepGINNet(cfg)
+
+
+def _valid(n=2, size=64, box=(10, 40, 20, 50)):
+    v = torch.ones(n, 1, size, size)
+    r0, r1, c0, c1 = box
+    v[..., r0:r1, c0:c1] = 0
+    return v
+
+
+# ------------------------------------------------------------------------------------------------ Table 1
+def test_table1_lists_the_seven_variants_in_order():
+    assert list(TABLE1_VARIANTS) == list(PAPER_TABLE1_PARAMS) == list(PAPER_TABLE1)
+
+
+@pytest.mark.parametrize("name", list(TABLE1_VARIANTS))
+def test_table1_parameter_count_matches_the_printed_digits(name):
+    n = _meta_net(DeepGINConfig.variant(name)).num_parameters()
+    assert table1_parameter_string(n) == PAPER_TABLE1_PARAMS[name]
+    assert n == EXACT_COUNTS[name]
+
+
+def test_variants_differ_only_in_their_switches():
+    full = DeepGINConfig.variant("SPDResBlk-MSSA-BP")
+    assert full == DeepGINConfig.paper()
+    std = DeepGINConfig.variant("StdResBlk")
+    assert set(std.changes_from_paper()) == {"block", "attention", "back_projection"}
+    ci_std = DeepGINConfig.variant("StdResBlk", base=DeepGINConfig.ci())
+    assert ci_std.refine_widths == DeepGINConfig.ci().refine_widths and ci_std.block == "standard"
+    with pytest.raises(ValueError, match="unknown Table 1 variant"):
+        DeepGINConfig.variant("SPDResBlk-XL")
+
+
+# ----------------------------------------------------------------------------------------------- blocks
+@pytest.mark.parametrize("channels,dilations", [(256, (1, 2, 3, 4, 5, 6, 8, 10)), (512, (2, 3, 4, 5)), (16, (1, 3))])
+def test_spd_block_has_exactly_the_parameters_of_a_standard_block(channels, dilations):
+    with torch.device("meta"):
+        spd, std = SPDResBlock(channels, dilations), StandardResBlock(channels)
+        dil = DilatedResBlock(channels)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(spd) == count(std) == count(dil)
+    branches = spd.first.branches
+    assert [b.dilation[0] for b in branches] == list(dilations)
+    assert all(b.in_channels == channels and b.out_channels == channels // len(dilations) for b in branches)
+
+
+def test_spd_block_with_unit_dilations_is_a_standard_block_with_its_first_conv_split_by_output_channels():
+    torch.manual_seed(0)
+    std = StandardResBlock(8)
+    spd = SPDResBlock(8, dilations=(1, 1, 1, 1))
+    with torch.no_grad():
+        for k, b in enumerate(spd.first.branches):
+            b.weight.copy_(std.first.weight[2 * k:2 * k + 2])
+            b.bias.copy_(std.first.bias[2 * k:2 * k + 2])
+        spd.conv2.load_state_dict(std.conv2.state_dict())
+    x = torch.randn(2, 8, 12, 12)
+    torch.testing.assert_close(spd(x), std(x))
+
+
+def test_spd_block_refuses_a_width_that_does_not_split_equally():
+    with pytest.raises(ValueError, match="cannot be split equally"):
+        SPDResBlock(30, (1, 2, 3, 4))
+    with pytest.raises(ValueError, match="block kind"):
+        resnet_block("deformable", 8)
+
+
+def _reach(block: nn.Module, size: int = 41) -> int:
+    """Largest distance (in pixels, Chebyshev) from the centre at which an input pixel changes the centre output."""
+    x = torch.randn(1, block.channels, size, size, requires_grad=True)
+    block(x)[0, :, size // 2, size // 2].sum().backward()
+    ys, xs = torch.nonzero(x.grad.abs().sum(dim=(0, 1)) > 0, as_tuple=True)
+    return int(torch.maximum((ys - size // 2).abs(), (xs - size // 2).abs()).max())
+
+
+def test_spd_block_reaches_as_far_as_its_largest_dilation_and_a_standard_block_two_pixels():
+    torch.manual_seed(0)
+    assert _reach(StandardResBlock(8, padding_mode="zeros")) == 2
+    assert _reach(DilatedResBlock(8, padding_mode="zeros")) == 3
+    assert _reach(SPDResBlock(8, (1, 2, 3, 4, 5, 6, 8, 10), padding_mode="zeros")) == 11
+
+
+def test_non_local_block_starts_as_identity_and_its_attention_rows_sum_to_one():
+    torch.manual_seed(0)
+    x = torch.randn(2, 8, 5, 6)
+    blk = NonLocalBlock(8)
+    assert blk.inner_channels == 4
+    torch.testing.assert_close(blk(x), x)
+    a = blk.attention(x)
+    assert a.shape == (2, 30, 30)
+    torch.testing.assert_close(a.sum(-1), torch.ones(2, 30))
+    assert not torch.allclose(NonLocalBlock(8, zero_init=False)(x), x)
+
+
+# ------------------------------------------------------------------------------------------------ shapes
+def test_ci_forward_returns_all_outputs_with_their_shapes_and_trains():
+    torch.manual_seed(0)
+    net = DeepGINNet(DeepGINConfig.ci())
+    image, valid = torch.rand(2, 3, 64, 64), _valid()
+    out = net(image, valid, return_all=True)
+    assert out.output.shape == out.coarse.shape == out.before_bp.shape == (2, 3, 64, 64)
+    assert out.lowres.shape == out.bp_weight.shape == (2, 3, 16, 16)
+    assert bool(((out.bp_weight > 0) & (out.bp_weight < 1)).all())
+    loss = (out.output - image).abs().mean() + (out.coarse - image).abs().mean() + out.lowres.abs().mean()
+    loss.backward()
+    assert all(p.grad is not None for n, p in net.named_parameters() if not n.endswith("out.weight"))
+    torch.testing.assert_close(net(image, valid), out.output)
+
+
+def test_ci_forward_is_cheap_enough_for_a_cpu_notebook():
+    net = DeepGINNet(DeepGINConfig.ci())
+    with FlopCounterMode(display=False) as fc:
+        net(torch.rand(1, 3, 64, 64), _valid(1))
+    assert fc.get_total_flops() < 0.25e9  # about 0.18 GFLOP per 64 px image
+
+
+def test_paper_config_shapes_and_multi_scale_attention_at_16_32_64():
+    net = _meta_net(DeepGINConfig.paper())
+    seen = []
+    for m in net.modules():
+        if isinstance(m, NonLocalBlock):
+            m.register_forward_hook(lambda mod, inp, out: seen.append((out.shape[1], out.shape[-1])))
+    with torch.device("meta"):
+        coarse, none = net.coarse(torch.empty(1, 4, 256, 256))
+        out, extras = net.refine(torch.empty(1, 4, 256, 256))
+    assert coarse.shape == out.shape == (1, 3, 256, 256) and none == {}
+    assert extras["lowres"].shape == (1, 3, 64, 64)
+    assert sorted(seen) == [(64, 64), (128, 32), (512, 16)]  # (channels, side): SA at 16, 32 and 64 px
+
+
+def test_coarse_only_variant_returns_the_coarse_output():
+    torch.manual_seed(0)
+    cfg = DeepGINConfig.variant("StdResBlk (Coarse only)", base=DeepGINConfig.ci())
+    net = DeepGINNet(cfg)
+    assert net.refine is None and cfg.size_multiple == 8
+    out = net(torch.rand(1, 3, 24, 24), _valid(1, 24, (4, 12, 4, 12)), return_all=True)
+    assert out.output is out.coarse and out.lowres is None
+
+
+# -------------------------------------------------------------------------------------------- known pixels
+def test_hole_content_never_reaches_the_network():
+    torch.manual_seed(0)
+    net = DeepGINNet(DeepGINConfig.ci())
+    image, valid = torch.rand(2, 3, 64, 64), _valid()
+    other = image * valid + torch.rand_like(image) * (1 - valid)  # same known pixels, different hole content
+    torch.testing.assert_close(net(image, valid), net(other, valid), rtol=0, atol=0)
+
+
+def test_g1_sees_holes_filled_with_one_and_the_hole_channel_and_the_composite_keeps_known_pixels():
+    torch.manual_seed(0)
+    net = DeepGINNet(DeepGINConfig.ci())
+    image, valid = torch.rand(2, 3, 64, 64), _valid()
+    seen = {}
+    net.coarse.stem.register_forward_hook(lambda m, inp, out: seen.update(g1=inp[0]))
+    net.refine.stem.register_forward_hook(lambda m, inp, out: seen.update(g2=inp[0]))
+    comp = net.composite(image, valid)
+    g1 = seen["g1"]
+    assert torch.equal(g1[:, 3:], 1 - valid)  # M: 1 = hole (Sect. 3)
+    assert torch.equal(g1[:, :3], image * valid + (1 - valid))  # I_in: holes filled with 1 (authors' code)
+    assert torch.equal(seen["g2"][:, 3:], 1 - valid)
+    assert torch.equal(comp * valid, image * valid)
+    assert float(comp.min()) >= 0 and float(comp.max()) <= 1
+
+
+def test_g2_input_is_the_raw_coarse_output_or_with_the_authors_option_the_composite():
+    torch.manual_seed(0)
+    image, valid = torch.rand(1, 3, 64, 64), _valid(1)
+    for mode in ("coarse", "composite"):
+        net = DeepGINNet(dataclasses.replace(DeepGINConfig.ci(), g2_input=mode))
+        seen = {}
+        net.refine.stem.register_forward_hook(lambda m, inp, out: seen.update(x=inp[0]))
+        out = net(image, valid, return_all=True)
+        rgb = seen["x"][:, :3]
+        if mode == "coarse":
+            assert torch.equal(rgb, out.coarse)
+        else:
+            assert torch.equal(rgb * valid, image * valid) and torch.equal(rgb * (1 - valid), out.coarse * (1 - valid))
+
+
+def test_bad_masks_and_sizes_are_refused_with_the_convention_named():
+    net = DeepGINNet(DeepGINConfig.ci())
+    image = torch.rand(1, 3, 64, 64)
+    with pytest.raises(ValueError, match="1 = known"):
+        net(image, torch.full((1, 1, 64, 64), 0.5))
+    with pytest.raises(ValueError, match="multiples of 16"):
+        net(torch.rand(1, 3, 40, 40), torch.ones(1, 1, 40, 40))
+    with pytest.raises(ValueError, match="block must be"):
+        dataclasses.replace(DeepGINConfig.ci(), block="gated")
+
+
+# -------------------------------------------------------------------------------------- registry and D
+def test_registry_rebuilds_the_network_from_a_json_config():
+    cfg = dataclasses.replace(DeepGINConfig.ci(), g2_input="composite", block="dilated")
+    as_json = json.loads(json.dumps(dataclasses.asdict(cfg)))  # tuples become lists, as in a sidecar
+    torch.manual_seed(1)
+    net = build_model("deepgin", as_json)
+    assert isinstance(net, DeepGINNet) and net.config == cfg
+    torch.manual_seed(1)
+    ref = DeepGINNet(cfg)
+    for (k, a), (k2, b) in zip(ref.state_dict().items(), net.state_dict().items()):
+        assert k == k2 and torch.equal(a, b)
+    spec = paper_model("deepgin")
+    assert spec.size_multiple(DeepGINConfig.paper()) == 16
+
+
+def test_discriminators_see_input_and_image_at_two_scales_with_spectral_norm():
+    torch.manual_seed(0)
+    d = DeepGINDiscriminator()
+    a, b = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    outs = d(a, b)
+    assert [o.shape for o in outs] == [(2, 256, 19, 19), (2, 256, 11, 11)]  # ~H/4 and ~H/8 (padding 2 adds 1 a layer)
+    convs = [m for m in d.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 8 and all(hasattr(c, "parametrizations") for c in convs)
+    with pytest.raises(ValueError):
+        d(a, b[:, :, :32])
+    real, fake = [torch.full((1, 1, 2, 2), 2.0)], [torch.full((1, 1, 2, 2), -2.0)]
+    assert float(hinge_d_loss(real, fake)) == 0.0  # both beyond the margin
+    assert float(hinge_d_loss(fake, real)) == 6.0  # relu(1 + 2) + relu(1 + 2)
+    assert float(hinge_g_loss(real)) == -2.0
+
+
+def test_table1_steps_are_the_added_parts():
+    groups = {name: _meta_net(DeepGINConfig.variant(name)).parameter_groups() for name in TABLE1_VARIANTS}
+    for name, g in groups.items():
+        assert sum(g.values()) == EXACT_COUNTS[name]
+    assert groups["StdResBlk-SA"]["G2 SA (bottleneck)"] == 525_568  # one non-local block on 512 channels
+    assert groups["StdResBlk-MSSA"]["G2 MSSA skips and mixing"] == 1_516_576
+    assert groups["SPDResBlk-MSSA-BP"]["G2 back projection"] == 37_638  # two 7x7 heads 128 -> 3
+    assert "G2 encoder" not in groups["StdResBlk (Coarse only)"]
+
+
+def test_smaller_initialisation_scales_the_resblocks_or_with_the_authors_option_every_conv():
+    torch.manual_seed(0)
+    image, valid = torch.rand(1, 3, 64, 64), _valid(1)
+    with torch.no_grad():
+        ours = DeepGINNet(DeepGINConfig.ci())(image, valid)
+        theirs = DeepGINNet(dataclasses.replace(DeepGINConfig.ci(), init_scope="all"))(image, valid)
+    assert float(ours.std()) > 1e-3
+    assert float(theirs.abs().max()) < 1e-5  # ~11 plain convs each x 0.1: the signal starts vanishingly small
+
+
+def test_architecture_table_lists_every_parameter_once_with_output_sizes():
+    from inpaintlib.papers.deepgin import architecture_table
+
+    rows = architecture_table(DeepGINConfig.paper())
+    assert sum(r["parameters"] for r in rows) == EXACT_COUNTS["SPDResBlk-MSSA-BP"]
+    by_name = {r["layer"]: r for r in rows}
+    assert by_name["refine.lr_head"]["output size"] == "64x64"
+    assert [r["dilation"] for r in rows if r["layer"].startswith("coarse.blocks.0.first")] == [1, 2, 3, 4, 5, 6, 8, 10]
+
+
+def test_receptive_fields_show_the_reach_and_the_gaps_of_dilation():
+    from inpaintlib.papers.deepgin.receptive_field import block_stack, gradient_support, theoretical_support
+
+    std, dil, spd = (block_stack(k, 2) for k in ("standard", "dilated", "spd"))
+    t_std, t_dil, t_spd = (theoretical_support(s) for s in (std, dil, spd))
+    assert t_std.shape == (9, 9) and bool(t_std.all())  # two 3x3+3x3 blocks: a full 9x9 square
+    assert t_dil.shape == (13, 13) and bool(t_dil.all())  # the undilated second conv fills dilation 2's gaps
+    assert t_spd.shape == (45, 45)  # reach 2 x (10 + 1)
+    one_spd = theoretical_support(block_stack("spd", 1))
+    assert 0.5 < float(one_spd.float().mean()) < 0.6  # one 8-rate SPD block: gaps (e.g. offset (10, 3))
+    assert not bool(one_spd[11 + 10, 11 + 3]) and bool(one_spd[11 + 10, 11 + 1])
+    assert 0.85 < float(t_spd.float().mean()) < 0.9 and bool(theoretical_support(block_stack("spd", 6)).all())
+    g = gradient_support(spd)
+    c = g.shape[-1] // 2
+    r = t_spd.shape[-1] // 2
+    assert bool((g[c - r:c + r + 1, c - r:c + r + 1][~t_spd] == 0).all())  # nothing outside the theoretical support
+    assert float(g[c - r:c + r + 1, c - r:c + r + 1][t_spd].gt(0).float().mean()) > 0.9
