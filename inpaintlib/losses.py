@@ -15,7 +15,9 @@ Normalisation follows the papers:
   Gram matrix ``G_l = Phi_l Phi_l^T / (C_l H_l W_l)``;
 * total variation, PConv Eq. 6 (restricted to the 1-pixel dilation of the hole) or DeepGIN Eq. 6
   (whole image);
-* adversarial: hinge (DeepGIN Eqs. 2-3) and non-saturating (PMRFN Eqs. 13-14).
+* adversarial: hinge (DeepGIN Eqs. 2-3), non-saturating (PMRFN Eqs. 13-14) and WGAN-GP (Gulrajani et al. 2017, as
+  DeepFill v1 uses it: the gradient penalty may be restricted to the hole);
+* spatially discounted L1 (DeepFill v1): hole pixels weighted by ``gamma`` to the distance from the known region.
 
 The networks these losses use are layers: the VGG feature extractor is
 :class:`inpaintlib.layers.VGGFeatures` (``backbone="random"`` offline; nothing falls back silently) and the
@@ -35,7 +37,7 @@ __all__ = [
     "PCONV_WEIGHTS",
     "masked_l1", "masked_mse", "gram_matrix", "perceptual_loss", "style_loss", "total_variation",
     "hinge_d_loss", "hinge_g_loss", "nonsaturating_d_loss", "nonsaturating_g_loss", "feature_matching_loss",
-    "InpaintingLoss",
+    "wgan_d_loss", "wgan_g_loss", "gradient_penalty", "spatial_discount", "discounted_l1", "InpaintingLoss",
 ]
 
 #: Loss weights of the PConv ports (REFERENCE.md: partial convolution); MSFEF Sect. 4 uses the same
@@ -231,6 +233,69 @@ def feature_matching_loss(real_features, fake_features) -> torch.Tensor:
             total = total + (4.0 / len(fs)) / len(fake_features) * (f - r.detach()).abs().mean()
     return total
 
+
+
+def wgan_d_loss(real_scores, fake_scores) -> torch.Tensor:
+    """WGAN critic loss (Gulrajani et al. 2017, Eq. 3 without the penalty): ``E[D(fake)] - E[D(real)]``, summed over
+    critics (a tensor or a list, e.g. DeepFill v1's global and local critics). Its negative is the critic's estimate
+    of the Wasserstein-1 distance."""
+    r, f = _logit_list(real_scores), _logit_list(fake_scores)
+    if len(r) != len(f):
+        raise ValueError(f"got {len(r)} real and {len(f)} fake score sets")
+    return sum(b.mean() - a.mean() for a, b in zip(r, f))
+
+
+def wgan_g_loss(fake_scores) -> torch.Tensor:
+    """WGAN generator loss: ``-E[D(fake)]``, summed over critics."""
+    return sum(-f.mean() for f in _logit_list(fake_scores))
+
+
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, weight: torch.Tensor | None = None,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """WGAN-GP penalty (Gulrajani et al. 2017, Eq. 3): ``E[(||grad_x D(x_hat) o w||_2 - 1)^2]`` at
+    ``x_hat = eps real + (1 - eps) fake``, ``eps ~ U(0, 1)`` per sample (drawn from ``generator``, or the global RNG).
+    ``weight`` (``N x 1 x H x W``, e.g. the hole map ``1 - valid``) restricts the gradient norm to those pixels, as
+    DeepFill v1 does (REFERENCE.md: "its norm taken over hole pixels"); ``None`` = the whole image. The caller
+    multiplies by the penalty weight (10 in both papers)."""
+    if real.shape != fake.shape:
+        raise ValueError(f"real {tuple(real.shape)} and fake {tuple(fake.shape)} must have the same shape")
+    eps = torch.rand(real.shape[0], 1, 1, 1, generator=generator, device=real.device, dtype=real.dtype) \
+        if generator is not None else torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
+    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+    scores = critic(x_hat)
+    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+    if weight is not None:
+        grad = grad * weight
+    norm = grad.flatten(1).square().sum(1).add(1e-12).sqrt()
+    return (norm - 1).square().mean()
+
+
+def spatial_discount(valid: torch.Tensor, gamma: float = 0.9) -> torch.Tensor:
+    """DeepFill v1's spatially discounted weights (REFERENCE.md): a hole pixel gets ``gamma ** (d - 1)`` with ``d``
+    its chessboard distance to the nearest known pixel (1 next to the known region), so pixels near the boundary
+    count more; known pixels get 0. For one box this is DeepFill v1's ``gamma ** (distance to the box edge)``; we
+    extend it to any hole shape (our choice). An all-hole mask gives weight 1 everywhere (nothing to discount from)."""
+    check_valid(valid)
+    reached = (valid > 0).to(valid.dtype)
+    out = torch.zeros_like(valid)
+    d = 0
+    limit = max(valid.shape[-2:])
+    while d < limit and bool((reached == 0).any()):
+        d += 1
+        grown = F.max_pool2d(reached, 3, stride=1, padding=1)
+        out = out + (grown - reached) * gamma ** (d - 1)
+        if torch.equal(grown, reached):  # all-hole images: nothing grows
+            break
+        reached = grown
+    out = out + (reached == 0).to(valid.dtype)  # never reached (no known pixel): weight 1
+    return out
+
+
+def discounted_l1(out: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor, gamma: float = 0.9) -> torch.Tensor:
+    """DeepFill v1's hole term: ``mean(|out - gt| * spatial_discount(valid, gamma))`` over all pixels and channels
+    (the reference averages over the image, not over the hole)."""
+    _check_pair(out, gt, valid)
+    return ((out - gt).abs() * spatial_discount(valid, gamma)).mean()
 
 
 # --------------------------------------------------------------------------------------------------------------

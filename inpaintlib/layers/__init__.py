@@ -5,12 +5,15 @@
   (the MSFEF module of Sarkar et al. 2023);
 * :mod:`.vgg` -- frozen VGG16/19 features at named layers with the published ImageNet weights (perceptual/style
   losses);
-* :mod:`.discriminators` -- the multi-scale PatchGAN discriminator (pix2pixHD, DeepGIN).
+* :mod:`.discriminators` -- the multi-scale PatchGAN discriminator (pix2pixHD, DeepGIN) and the WGAN critic
+  (DeepFill v1's global and local critics);
+* :mod:`.contextual_attention` -- contextual attention (Yu et al. 2018; the CtxAttn chapter).
 """
-from .discriminators import PatchDiscriminator
+from .contextual_attention import AttentionDetails, ContextualAttention
+from .discriminators import PatchDiscriminator, WGANCritic
 from .multiscale_fusion import MSFEFModule
 from .partial_conv import PartialConv2d, maxpool_mask_update
 from .vgg import VGGFeatures, WeightsUnavailableError, vgg_layer_names
 
 __all__ = ["PartialConv2d", "maxpool_mask_update", "MSFEFModule", "VGGFeatures", "WeightsUnavailableError",
-           "vgg_layer_names", "PatchDiscriminator"]
+           "vgg_layer_names", "PatchDiscriminator", "WGANCritic", "ContextualAttention", "AttentionDetails"]

@@ -1,11 +1,12 @@
-"""Discriminators for the adversarial losses: the multi-scale PatchGAN of pix2pixHD (DeepGIN Sect. 3)."""
+"""Discriminators for the adversarial losses: the multi-scale PatchGAN of pix2pixHD (DeepGIN Sect. 3) and the WGAN
+critic of DeepFill v1 (Yu et al. 2018; its global and local critics)."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["PatchDiscriminator"]
+__all__ = ["PatchDiscriminator", "WGANCritic"]
 
 
 class PatchDiscriminator(nn.Module):
@@ -64,3 +65,31 @@ class PatchDiscriminator(nn.Module):
             logits.append(feats.pop())
             features.append(feats)
         return (logits, features) if return_features else logits
+
+
+class WGANCritic(nn.Module):
+    """WGAN critic of DeepFill v1 (Yu et al. 2018; REFERENCE.md, "DeepFill v1 ... details"): ``5x5`` stride-2
+    convolutions of ``widths`` channels (64, 128, 256, 256 for the global critic; 64, 128, 256, 512 for the local
+    one), LeakyReLU(0.2) after each, no normalisation (a gradient penalty is used instead), then a dense layer from
+    the flattened map to one score. ``input_size`` fixes the dense layer's width (the input must be square of that
+    side). ``forward(x) -> N`` scores (unbounded: a critic, not a classifier)."""
+
+    def __init__(self, in_channels: int = 3, widths: tuple[int, ...] = (64, 128, 256, 256), input_size: int = 256,
+                 kernel_size: int = 5, slope: float = 0.2):
+        super().__init__()
+        if input_size % (2 ** len(widths)):
+            raise ValueError(f"input_size {input_size} must be divisible by 2**{len(widths)} (stride-2 convs)")
+        layers, c = [], in_channels
+        for w in widths:
+            layers += [nn.Conv2d(c, w, kernel_size, stride=2, padding=kernel_size // 2), nn.LeakyReLU(slope)]
+            c = w
+        self.features = nn.Sequential(*layers)
+        side = input_size // 2 ** len(widths)
+        self.dense = nn.Linear(c * side * side, 1)
+        self.in_channels, self.input_size = in_channels, input_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        if x.dim() != 4 or x.shape[1] != self.in_channels or tuple(x.shape[-2:]) != (self.input_size,) * 2:
+            raise ValueError(f"WGANCritic expects N x {self.in_channels} x {self.input_size} x {self.input_size}, "
+                             f"got {tuple(x.shape)}")
+        return self.dense(self.features(x).flatten(1)).squeeze(1)
