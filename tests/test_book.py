@@ -178,3 +178,10 @@ def test_landing_pages_show_the_glued_numbers_not_the_roles(built_book):
     for doc, key in [("notebooks/msfef/02_training", "msfef_sample_scenes_test_psnr_last"),
                      ("notebooks/msfef/04_ablation", "msfef_table1_full_model_best_cells")]:
         assert kn[doc][key] in page, (key, kn[doc][key])
+
+
+@pytest.mark.book
+def test_msanet_ci_model_learns_and_beats_mean_fill_in_every_bucket(built_book):
+    train = _key_numbers()["notebooks/msanet/02_training"]
+    assert float(train["msanet_sample_scenes_min_margin_over_mean_fill_db"]) > 0
+    assert float(train["msanet_sample_scenes_test_psnr_last"]) > float(train["msanet_sample_scenes_test_psnr_first"])
