@@ -75,8 +75,10 @@ def delta_bars(runs: pd.DataFrame, reference: str, metric: str, buckets: Sequenc
     delta = p.sub(p[reference], axis=0)[others].groupby(level="bucket")
     n_seeds = runs.seed.nunique()
     fig, ax = plt.subplots(figsize=(7.2, 3.4))
+    colors = list(plt.cm.tab20.colors[: len(others)]) if len(others) > 10 else None  # tab10 repeats after 10
     delta.mean().reindex(list(buckets)).plot.bar(
-        ax=ax, yerr=delta.std().reindex(list(buckets)) if n_seeds > 1 else None, capsize=2, rot=0, width=0.8)
+        ax=ax, yerr=delta.std().reindex(list(buckets)) if n_seeds > 1 else None, capsize=2, rot=0, width=0.8,
+        color=colors)
     ax.axhline(0, color="k", lw=0.8)
     ax.set(xlabel="hole ratio", ylabel=ylabel)
     ax.set_title(title, fontsize=10)
