@@ -216,9 +216,10 @@ def _copy_checkpoint(src: Path, dst: Path, **sidecar_changes) -> Path:
     import hashlib
 
     import safetensors.torch
+    from safetensors.torch import load as load_safetensors_bytes  # bytes -> tensors, no pickle
 
     dst.mkdir(parents=True, exist_ok=True)
-    data = safetensors.torch.save(safetensors.torch.load(src.read_bytes()), metadata={"format": "pt"})
+    data = safetensors.torch.save(load_safetensors_bytes(src.read_bytes()), metadata={"format": "pt"})
     (dst / src.name).write_bytes(data)
     meta = json.loads(src.with_suffix(".json").read_text())
     for k, v in sidecar_changes.items():

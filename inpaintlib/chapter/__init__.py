@@ -6,6 +6,7 @@
   checkpoint an earlier notebook wrote, variants x seeds -> a tidy frame, methods by hole-ratio bucket;
 * :mod:`.tables` -- ours beside the paper's table (mean ± std over seeds), compact enough for the page;
 * :mod:`.verdict` -- does our ordering agree with the paper's? decided pair by pair against the seed spread;
+* :mod:`.summary` -- the trained network against mean filling, bucket by bucket (every training notebook);
 * :mod:`.figures` -- the completion grid, learning curve against a baseline, differences to a reference variant.
 
 Notebooks import from here and from their paper package; nothing here knows a particular paper.
@@ -14,11 +15,12 @@ from .data import ChapterData, chapter_data, per_bucket_for, test_masks
 from .figures import completion_grid, delta_bars, learning_curve, training_terms
 from .runs import (checkpoint_path, evaluate_methods, load_trained, predictor, run_variants, shipped_checkpoints,
                    train_model)
+from .summary import against_mean_fill, learning_summary
 from .tables import beside_paper, paper_frame, show, versus
 from .verdict import Verdict, compare_to_paper
 
 __all__ = [
-    "ChapterData", "chapter_data", "per_bucket_for", "test_masks", "completion_grid", "delta_bars", "learning_curve",
+    "against_mean_fill", "learning_summary", "ChapterData", "chapter_data", "per_bucket_for", "test_masks", "completion_grid", "delta_bars", "learning_curve",
     "training_terms", "checkpoint_path", "evaluate_methods", "load_trained", "shipped_checkpoints", "predictor",
     "run_variants", "train_model", "beside_paper", "paper_frame", "show", "versus", "Verdict", "compare_to_paper",
 ]

@@ -38,12 +38,10 @@ max_steps = None  # smoke-test knob: cap the run
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from inpaintlib.chapter import (chapter_data, completion_grid, evaluate_methods, learning_curve, predictor, show,
-                                training_terms, versus)
-from inpaintlib.classical import mean_fill
+from inpaintlib.chapter import against_mean_fill, chapter_data, completion_grid, learning_summary, predictor
 from inpaintlib.papers.msanet import MSANetConfig, describe, msanet_training, protocol, train_msanet
 from inpaintlib.paths import artifact_dir
-from inpaintlib.record import record, record_buckets
+from inpaintlib.record import record
 
 cfg = MSANetConfig.for_scale(scale)
 recipe = msanet_training(scale, seed=seed, device=device, **({"steps": max_steps} if max_steps else {}))
@@ -79,24 +77,12 @@ runs = {name: train_msanet(cfg, recipe, d.train, artifact_dir("msanet", scale) /
 
 # %%
 for name, (model, history) in runs.items():
-    training_terms(history, ["loss", "l2", "perceptual", "style"], f"{name}: Eq. 16 terms ({scale})")
-    plt.show()
-    d = splits[name]
-    mf = evaluate_methods({"mean fill": mean_fill}, d.test_images, d.masks, protocol(("psnr",)))["mean fill"]
-    mf = mf.table.loc["psnr", "all"]
-    learning_curve(history, baselines={"mean fill (composite)": mf}, title=f"{name}, {scale} scale")
-    plt.show()
-    ev = history.eval
-    first, last = ev["test_psnr"].iloc[0], ev["test_psnr"].iloc[-1]
-    record(f"msanet_{name}_test_psnr_first", float(first), 2), record(f"msanet_{name}_test_psnr_last", float(last), 2)
+    learning_summary(history, splits[name], scale, f"msanet_{name}", ["loss", "l2", "perceptual", "style"])
     tail = history.train.iloc[-20:]
     ratio = float((250 * tail["style"] / tail["l2"]).mean())  # what the paper's gamma = 250 would weigh
     record(f"msanet_{name}_paper_style_over_l2", ratio, 1)
-    display(Markdown(
-        f"{name}, {scale} scale: the test PSNR went from {first:.2f} dB at step {int(ev['step'].iloc[0])} to "
-        f"{last:.2f} dB at step {int(ev['step'].iloc[-1])} ({'a rise' if last > first else 'no rise'}); mean filling "
-        f"scores {mf:.2f} dB on the same pairs. Over the last 20 logged steps, the style term weighted by the "
-        f"paper's 250 would be {ratio:.0f} times the $L_2$ term."))
+    display(Markdown(f"Over the last 20 logged steps, the style term weighted by the paper's 250 would be {ratio:.0f} "
+                     "times the $L_2$ term."))
 
 # %% [markdown]
 # ## Completions
@@ -114,13 +100,4 @@ for name, (model, _) in runs.items():
 
 # %%
 for name, (model, _) in runs.items():
-    d = splits[name]
-    res = evaluate_methods({"MSA-Net": predictor(model), "mean fill": mean_fill}, d.test_images, d.masks, d.protocol)
-    t = versus({k: r.table for k, r in res.items()}, "MSA-Net", "mean fill")
-    show(t, f"{name}, {scale} scale: PSNR (dB) by hole ratio. Protocol: {d.protocol.describe()}", digits=2)
-    margin = t.loc["difference"].drop("all")
-    record_buckets(f"msanet_{name}_psnr", t.loc["MSA-Net"])
-    record(f"msanet_{name}_min_margin_over_mean_fill_db", float(margin.min()), 2)
-    display(Markdown(f"{name}, {scale} scale: MSA-Net's composite is " + (
-        f"ahead of mean filling in every bucket, by {margin.min():.2f} to {margin.max():.2f} dB." if (margin > 0).all()
-        else f"behind mean filling in {', '.join(map(str, margin[margin <= 0].index))}.")))
+    res = against_mean_fill("MSA-Net", model, splits[name], scale, f"msanet_{name}")

@@ -34,16 +34,12 @@ vgg_backbone = None  # "random" where ImageNet weights cannot be fetched
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import Markdown, display
 
 from inpaintlib import viz
-from inpaintlib.chapter import (chapter_data, completion_grid, evaluate_methods, learning_curve, predictor, show,
-                                training_terms, versus)
-from inpaintlib.classical import mean_fill
+from inpaintlib.chapter import against_mean_fill, chapter_data, completion_grid, learning_summary, predictor
 from inpaintlib.papers.msfef import (MSFEFConfig, build_vgg, describe, mask_fn, notebook_recipe, recipe_for_dataset,
                                      table1_protocol, train_msfef)
 from inpaintlib.paths import artifact_dir
-from inpaintlib.record import record, record_buckets
 
 cfg = MSFEFConfig.for_scale(scale)
 recipe = notebook_recipe(scale, seed, device, batch_size, vgg_backbone)
@@ -101,21 +97,7 @@ for name, d in splits.items():
 
 # %%
 for name, (model, history) in runs.items():
-    training_terms(history, ["loss", "valid", "hole", "perceptual", "style"], f"{name}: training terms ({scale})")
-    plt.show()
-    mf = evaluate_methods({"mean fill": mean_fill}, splits[name].test_images, splits[name].masks,
-                          table1_protocol(("psnr",)))["mean fill"].table.loc["psnr", "all"]
-    learning_curve(history, baselines={"mean fill (composite)": mf}, title=f"{name}, {scale} scale")
-    plt.show()
-    ev = history.eval
-    rises = bool((ev["test_psnr"].diff().dropna() > 0).all())
-    record(f"msfef_{name}_test_psnr_first", float(ev["test_psnr"].iloc[0]), 2)
-    record(f"msfef_{name}_test_psnr_last", float(ev["test_psnr"].iloc[-1]), 2)
-    display(Markdown(
-        f"{name}, {scale} scale: the test PSNR went from {ev['test_psnr'].iloc[0]:.2f} dB at step "
-        f"{int(ev['step'].iloc[0])} to {ev['test_psnr'].iloc[-1]:.2f} dB at step {int(ev['step'].iloc[-1])} "
-        f"({'rising at every evaluation' if rises else 'not rising at every evaluation'}); mean filling scores "
-        f"{mf:.2f} dB on the same pairs."))
+    learning_summary(history, splits[name], scale, f"msfef_{name}", ["loss", "valid", "hole", "perceptual", "style"])
 
 # %% [markdown]
 # ## Completions (the layout of Paper Figs. 3-5)
@@ -135,15 +117,5 @@ for name, (model, _) in runs.items():
 
 # %%
 for name, (model, _) in runs.items():
-    d = splits[name]
-    res = evaluate_methods({"MSFEF": predictor(model), "mean fill": mean_fill}, d.test_images, d.masks, d.protocol)
-    t = versus({k: r.table for k, r in res.items()}, "MSFEF", "mean fill")
-    show(t, f"{name}, {scale} scale: PSNR (dB) by hole ratio. Protocol: {d.protocol.describe()}", digits=2)
-    margin = t.loc["difference"].drop("all")
-    record_buckets(f"msfef_{name}_psnr", t.loc["MSFEF"])
-    record_buckets(f"msfef_{name}_psnr_margin", margin)
-    record(f"msfef_{name}_min_margin_over_mean_fill_db", float(margin.min()), 2)
-    display(Markdown(f"{name}, {scale} scale: MSFEF's composite is " + (
-        f"ahead of mean filling in every bucket, by {margin.min():.2f} to {margin.max():.2f} dB." if (margin > 0).all()
-        else f"behind mean filling in {', '.join(margin[margin <= 0].index)}.")))
+    res = against_mean_fill("MSFEF", model, splits[name], scale, f"msfef_{name}")
     res["MSFEF"].per_image.to_csv(artifact_dir("msfef", scale) / name / "test_per_image.csv", index=False)
