@@ -86,3 +86,19 @@ def check_valid(
         raise ValueError(f"{name} contains an all-hole mask (all zeros): no known pixel is left "
                          "(1 = known, 0 = hole; did you pass a hole map instead of a valid map?)")
     return valid
+
+
+def check_network_input(image: torch.Tensor, valid: torch.Tensor, channels: int, multiple: int,
+                        why: str = "", require_known: bool = False) -> torch.Tensor:
+    """The checks every inpainting network runs on ``forward(image, valid)``: the image, the mask, the image's
+    ``channels``, and height and width multiples of ``multiple`` (``why`` says where the multiple comes from).
+    Returns ``valid`` in the image's dtype, expanded to the batch."""
+    check_image(image)
+    check_valid(valid, image, require_known=require_known)
+    if image.shape[1] != channels:
+        raise ValueError(f"image must have {channels} channels (RGB), got {image.shape[1]}")
+    h, w = image.shape[-2:]
+    if h % multiple or w % multiple:
+        raise ValueError(f"image height and width must be multiples of {multiple}{why}, got {h}x{w}; "
+                         "pad it (inpaintlib.inference.pad_to_multiple) or resize it")
+    return valid.to(image.dtype).expand(image.shape[0], -1, -1, -1)

@@ -64,3 +64,16 @@ def test_empty_and_all_hole_masks_are_rejected_where_they_make_no_sense(make_val
 def test_bad_images_raise_value_error(image, words):
     with pytest.raises(ValueError, match=words):
         check_image(image)
+
+
+def test_network_input_check_names_channels_and_the_size_multiple():
+    from inpaintlib._validate import check_network_input
+
+    valid = torch.ones(1, 1, 16, 24)
+    valid[..., 4:8, 4:8] = 0
+    out = check_network_input(torch.rand(2, 3, 16, 24), valid, 3, 8)
+    assert out.shape == (2, 1, 16, 24) and out.dtype == torch.float32
+    with pytest.raises(ValueError, match="3 channels"):
+        check_network_input(torch.rand(1, 4, 16, 24), valid, 3, 8)
+    with pytest.raises(ValueError, match="multiples of 16 = 2\\*\\*depth.*16x24"):
+        check_network_input(torch.rand(1, 3, 16, 24), valid, 3, 16, " = 2**depth (4 stride-2 stages)")

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..._validate import check_image, check_valid
+from ..._validate import check_network_input
 from ...config import ScaledConfig
 from ...layers.contextual_attention import EXCLUSIONS, ContextualAttention
 
@@ -177,14 +177,7 @@ class CtxAttnNet(nn.Module):
 
     # ------------------------------------------------------------------------------------------------
     def _check(self, image, valid):
-        check_image(image)
-        check_valid(valid, image)
-        if image.shape[1] != 3:
-            raise ValueError(f"image must have 3 channels, got {image.shape[1]}")
-        m = self.config.size_multiple
-        if image.shape[-2] % m or image.shape[-1] % m:
-            raise ValueError(f"image height and width must be multiples of {m}, got {tuple(image.shape[-2:])}")
-        return valid.to(image.dtype).expand(image.shape[0], -1, -1, -1)
+        return check_network_input(image, valid, 3, self.config.size_multiple)
 
     def _out(self, x):
         return x.clamp(-1, 1) if self.config.clip_output else x

@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..._validate import check_image, check_valid
+from ..._validate import check_network_input
 from ...config import ScaledConfig
 from ...layers.nonlocal_attention import NonLocalBlock
 from ...layers.resblocks import RESBLOCKS, DilatedResBlock, SPDResBlock, StandardResBlock, resnet_block
@@ -285,14 +285,7 @@ class DeepGINNet(nn.Module):
                     m.zero_output()
 
     def _check(self, image: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        check_image(image)
-        check_valid(valid, image)
-        if image.shape[1] != 3:
-            raise ValueError(f"image must be RGB (3 channels), got {image.shape[1]}")
-        m = self.config.size_multiple
-        if image.shape[-2] % m or image.shape[-1] % m:
-            raise ValueError(f"image height and width must be multiples of {m}, got {tuple(image.shape[-2:])}")
-        return valid.to(image.dtype).expand(image.shape[0], -1, -1, -1)
+        return check_network_input(image, valid, 3, self.config.size_multiple)
 
     def forward(self, image: torch.Tensor, valid: torch.Tensor, return_all: bool = False):  # noqa: D102
         valid = self._check(image, valid)

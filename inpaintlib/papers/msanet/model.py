@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..._validate import check_image, check_valid
+from ..._validate import check_network_input
 from ...config import ScaledConfig
 from ...layers.attention import ATTENTIONS
 from ...layers.multiscale_attention import MSAU, STRUCTURES, RestorationUnit
@@ -136,12 +136,7 @@ class MSANet(nn.Module):
         self.out = nn.Conv2d(c_in + c_fine + 4, 3, 3, padding=1)  # our choice: [U_3, FE conv, masked image, mask]
 
     def _check(self, image, valid):
-        check_image(image)
-        check_valid(valid, image)
-        m = self.config.size_multiple
-        if image.shape[-1] % m or image.shape[-2] % m:
-            raise ValueError(f"image height and width must be multiples of {m}, got {tuple(image.shape[-2:])}")
-        return valid.to(image.dtype).expand(image.shape[0], -1, -1, -1)
+        return check_network_input(image, valid, 3, self.config.size_multiple)
 
     def trace(self, image: torch.Tensor, valid: torch.Tensor, check: bool = True) -> dict:
         """Every stage's features and masks: ``fe`` (list of (features, valid)), ``msau`` (per unit the parts of

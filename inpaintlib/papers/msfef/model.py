@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..._validate import check_image, check_valid
+from ..._validate import check_network_input
 from ...config import ScaledConfig
 from ...layers.multiscale_fusion import MSFEFModule
 from ...layers.partial_conv import PartialConv2d
@@ -210,16 +210,9 @@ class MSFEFNet(nn.Module):
 
     # -- input checks ------------------------------------------------------------------------------
     def _check(self, image: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        check_image(image)
-        check_valid(valid, image, require_known=True)  # as mean_fill: an all-hole mask leaves nothing to fill from
-        if image.shape[1] != self.config.in_channels:
-            raise ValueError(f"image must have {self.config.in_channels} channels, got {image.shape[1]}")
-        h, w = image.shape[-2:]
-        m = 2 ** self.config.depth
-        if h % m or w % m:
-            raise ValueError(f"image height and width must be multiples of 2**depth = {m} "
-                             f"({self.config.depth} stride-2 stages), got {h}x{w}")
-        return valid.to(image.dtype).expand(image.shape[0], -1, -1, -1)
+        return check_network_input(image, valid, self.config.in_channels, 2 ** self.config.depth,
+                                   f" = 2**depth ({self.config.depth} stride-2 stages)",
+                                   require_known=True)  # as mean_fill: an all-hole mask leaves nothing to fill from
 
     def msfef_modules(self) -> list[MSFEFModule]:
         """The MSFEF modules of the encoder, in order (empty with ``use_msfef=False``)."""
