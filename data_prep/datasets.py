@@ -201,7 +201,8 @@ def _list_sha(files: Sequence[str]) -> str:
 
 def write_manifest(spec: DatasetSpec, root: str | os.PathLike, splits: dict[str, list[str]],
                    allow_count_mismatch: bool = False) -> Path:
-    """Check counts and write ``root/manifest.json`` atomically (temp file + rename)."""
+    """Check counts and write ``root/<spec.manifest>`` (``manifest.json`` unless the spec names another)
+    atomically (temp file + rename)."""
     root = Path(root)
     counts = {k: len(v) for k, v in splits.items()}
     if counts != spec.counts and not allow_count_mismatch:
@@ -213,8 +214,8 @@ def write_manifest(spec: DatasetSpec, root: str | os.PathLike, splits: dict[str,
     fd, tmp = tempfile.mkstemp(prefix=".manifest.", suffix=".json", dir=root)
     with os.fdopen(fd, "w") as f:
         json.dump(manifest, f, indent=1)
-    os.replace(tmp, root / "manifest.json")
-    return root / "manifest.json"
+    os.replace(tmp, root / spec.manifest)
+    return root / spec.manifest
 
 
 def prepare(name: str, root: str | os.PathLike, download: bool = False, allow_count_mismatch: bool = False,

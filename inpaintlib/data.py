@@ -404,17 +404,18 @@ def open_dataset(name: str, root: str | os.PathLike, split: str, size: int, mode
                  seed: int = 0) -> ImageFolder:
     """A real dataset prepared by ``python -m data_prep.datasets NAME --root ROOT``.
 
-    Reads ``ROOT/manifest.json`` (split -> relative file list), checks the dataset name and split,
+    Reads ``ROOT/manifest.json`` (or the spec's ``manifest`` name: split -> relative file list), checks the
+    dataset name and split,
     and returns an ``ImageFolder`` over that split. ``mode`` defaults to ``"random_crop"`` for the
     training split and ``"center_crop"`` otherwise. Raises ``DatasetNotPrepared`` naming where to get
     the data and the command that prepares it.
     """
     root = Path(root)
-    mf = root / "manifest.json"
+    mf = root / (REGISTRY[name].manifest if name in REGISTRY else "manifest.json")
     cmd = f"python -m data_prep.datasets {name} --root {root}"
     if not mf.is_file():
         raise DatasetNotPrepared(
-            f"dataset {name!r} is not prepared at {root} (no manifest.json).\n"
+            f"dataset {name!r} is not prepared at {root} (no {mf.name}).\n"
             f"  Get the data: {_source_text(name)}\n"
             f"  Then run: {cmd}   (add --download where a public URL exists)")
     m = json.loads(mf.read_text())
@@ -428,7 +429,7 @@ def open_dataset(name: str, root: str | os.PathLike, split: str, size: int, mode
     files = splits[split]
     missing = [f for f in files[:1] + files[-1:] if not (root / f).is_file()]
     if missing:
-        raise DatasetNotPrepared(f"{root} lists {missing[0]} in manifest.json but the file is missing; "
+        raise DatasetNotPrepared(f"{root} lists {missing[0]} in {mf.name} but the file is missing; "
                                  f"re-run: {cmd}")
     return ImageFolder(root, size, mode, seed=seed, files=files)
 

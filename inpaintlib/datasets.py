@@ -27,7 +27,10 @@ class DatasetSpec:
     ``split_dirs``: split -> folder names (relative to the root; the first one found is used)
     holding that split's images. ``random_split``: split -> count for datasets without an official
     split; the test images are a seeded (``split_seed``) random choice among all images under the
-    root, the rest is train. ``counts``: the expected number of images per split.
+    root, the rest is train. ``counts``: the expected number of images per split. ``manifest``: the file
+    name of the index ``data_prep.datasets`` writes in the root; two specs that split the same images
+    differently (CelebA-HQ 27K/3K for DeepGIN, 28K/2K for MSA-Net) use different names, so one folder of
+    images can serve both (the second root may be a symlink to the first).
     """
     name: str
     title: str
@@ -40,6 +43,7 @@ class DatasetSpec:
     downloads: tuple[Download, ...] = ()
     notes: str = ""
     used_by: str = ""
+    manifest: str = "manifest.json"
 
     def source_text(self) -> str:
         """One line saying where to get the data."""
@@ -64,6 +68,16 @@ register(DatasetSpec(
     notes="DeepGIN Sect. 5.2: 'randomly split ... 27,000 images for training and 3,000 for testing'; "
           "the authors' split is not published, ours is a seeded random split",
     used_by="DeepGIN"))
+
+register(DatasetSpec(
+    name="celeba_hq_28k", title="CelebA-HQ (Karras et al., ICLR 2018), split 28,000 / 2,000",
+    homepage="https://github.com/tkarras/progressive_growing_of_gans",
+    access="the same 30,000 images as celeba_hq (no direct public download: build them from CelebA with the "
+           "dataset tool of the progressive GAN repository); ROOT may be a symlink to the celeba_hq folder",
+    counts={"train": 28000, "test": 2000}, random_split={"test": 2000}, manifest="manifest_28k.json",
+    notes="MSA-Net Sect. 4: '28,000 images for training and 2,000 for testing'; the authors' split is not "
+          "published, ours is a seeded random split",
+    used_by="MSA-Net"))
 
 register(DatasetSpec(
     name="places2", title="Places365-Standard, 256x256 (Zhou et al., TPAMI 2018)",

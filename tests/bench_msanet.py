@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import statistics
-import time
 
 import torch
 
+from inpaintlib.cost import inference_time
 from inpaintlib.masks import center_box_mask, to_tensor
 from inpaintlib.papers.msanet import PAPER_TEST_TIME_S, MSANet, MSANetConfig
 
@@ -27,23 +24,10 @@ from inpaintlib.papers.msanet import PAPER_TEST_TIME_S, MSANet, MSANetConfig
 def bench(scale: str = "paper", device: str = "cpu", repeats: int = 10, warmup: int = 2) -> dict:
     cfg = MSANetConfig.for_scale(scale)
     s = cfg.image_size
-    net = MSANet(cfg).eval().to(device)
+    net = MSANet(cfg).to(device)
     x = torch.rand(1, 3, s, s, device=device)
     v = to_tensor([center_box_mask(s, s, area=0.25)]).to(device)
-    times = []
-    with torch.no_grad():
-        for i in range(warmup + repeats):
-            if device == "cuda":
-                torch.cuda.synchronize()
-            t = time.perf_counter()
-            net(x, v)
-            if device == "cuda":
-                torch.cuda.synchronize()
-            if i >= warmup:
-                times.append(time.perf_counter() - t)
-    return {"scale": scale, "size": s, "device": device, "threads": torch.get_num_threads(),
-            "median_s": statistics.median(times), "min_s": min(times), "repeats": repeats,
-            "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+    return {"scale": scale, "size": s, **inference_time(net, x, v, repeats=repeats, warmup=warmup),
             "paper_s": PAPER_TEST_TIME_S, "paper_hardware": "Titan XP (Sect. 4)"}
 
 

@@ -191,3 +191,25 @@ def test_interrupted_http_download_resumes_with_a_range_request(tmp_path):
         server.shutdown()
     assert seen_ranges == ["bytes=1000-"]
     assert dest.read_bytes() == payload
+
+
+def test_two_splits_of_one_folder_keep_their_own_manifests(tmp_path, monkeypatch):
+    """CelebA-HQ is split 27K/3K by DeepGIN and 28K/2K by MSA-Net: one folder of images serves both."""
+    from inpaintlib.data import open_dataset
+
+    real = DS.REGISTRY
+    assert (real["celeba_hq"].counts, real["celeba_hq_28k"].counts) == ({"train": 27000, "test": 3000},
+                                                                          {"train": 28000, "test": 2000})
+    assert real["celeba_hq"].manifest != real["celeba_hq_28k"].manifest
+    for name, n_test, manifest in (("celeba_hq", 3, "manifest.json"), ("celeba_hq_28k", 2, "manifest_28k.json")):
+        monkeypatch.setitem(DS.REGISTRY, name, DS.DatasetSpec(
+            name=name, title="test copy", homepage="https://example.org", access="ROOT",
+            counts={"train": 10 - n_test, "test": n_test}, random_split={"test": n_test}, manifest=manifest))
+    _write_images(tmp_path / "imgs", 10)
+    DS.prepare("celeba_hq", tmp_path)
+    (tmp_path.parent / "link28k").symlink_to(tmp_path)
+    DS.prepare("celeba_hq_28k", tmp_path.parent / "link28k")
+    assert {p.name for p in tmp_path.glob("manifest*.json")} == {"manifest.json", "manifest_28k.json"}
+    assert len(open_dataset("celeba_hq", tmp_path, "test", 8)) == 3
+    assert len(open_dataset("celeba_hq_28k", tmp_path.parent / "link28k", "test", 8)) == 2
+    assert len(open_dataset("celeba_hq_28k", tmp_path, "train", 8)) == 8

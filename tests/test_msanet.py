@@ -142,3 +142,24 @@ def test_table6_cells_where_msanet_is_not_best():
     miss = checks.table6_not_best()
     assert set(zip(miss.dataset, miss.metric, miss.column)) == {
         ("Places2", "SSIM", "Fixed"), ("CelebA", "PSNR", "(0.01, 0.1]"), ("CelebA", "PSNR", "(0.1, 0.2]")}
+
+
+def test_two_stage_training_refines_at_the_papers_second_rate(tmp_path):
+    """Sect. 4: train at 3e-4, then refine at 1e-4: the first 80% of the steps in ``stage1``, the rest after it."""
+    import json
+
+    from inpaintlib.data import SampleScenes
+    from inpaintlib.papers.msanet import msanet_training, train_msanet
+
+    cfg = dataclasses.replace(MSANetConfig.ci(), image_size=32)
+    recipe = msanet_training("paper", steps=5, batch_size=2, log_every=1, eval_every=None, ckpt_every=None,
+                             device="cpu")
+    model, history = train_msanet(cfg, recipe, SampleScenes("train", 32, length=8), tmp_path, progress=False)
+    stage1 = json.loads((tmp_path / "stage1" / "model.json").read_text())
+    final = json.loads((tmp_path / "model.json").read_text())
+    assert (stage1["step"], stage1["train_config"]["lr"]) == (4, 3e-4)
+    assert (final["step"], final["train_config"]["lr"]) == (1, 1e-4)
+    from safetensors.torch import load_file
+
+    w1, w2 = load_file(tmp_path / "stage1" / "model.safetensors"), load_file(tmp_path / "model.safetensors")
+    assert any(not torch.equal(w1[k], w2[k]) for k in w1)  # the refinement stage changed the weights

@@ -1,6 +1,6 @@
-"""Every scale's code path runs: the MSFEF training notebook at ``paper`` scale (the paper's network at 256 px, the
-paper's three datasets in their real folder layouts, faked in a temporary folder) and at ``demo`` scale, each with
-the notebook's smoke-test knobs (a step cap, a small batch, one test mask per bucket, a random VGG because no
+"""Every scale's code path runs: the MSFEF and MSA-Net training notebooks at ``paper`` scale (the paper's network at
+256 px, the paper's datasets in their real folder layouts, faked in a temporary folder) and at ``demo`` scale, each
+with the notebook's smoke-test knobs (a step cap, a small batch, one test mask per bucket, a random VGG because no
 weights can be downloaded here). Slow (minutes): marked ``book`` like the other notebook runs."""
 from __future__ import annotations
 
@@ -15,28 +15,37 @@ ROOT = Path(__file__).resolve().parents[1]
 #: dataset -> (train folder, test folder): the layouts data_prep.datasets indexes (inpaintlib.datasets.REGISTRY).
 LAYOUTS = {"helen": ("train", "test"), "stanford_cars": ("cars_train", "cars_test"),
            "lsun_church": ("church_outdoor_train", "church_outdoor_val")}
+#: MSA-Net's datasets (Sect. 4): Places2's official folders, and CelebA-HQ's 30,000 images in one folder, split
+#: 28K/2K by a seeded draw (so the fake copy needs more than 2,000 images; tiny ones, scored on two).
+MSANET_LAYOUTS = {"places2": ("data_256/a/abbey", "val_256"), "celeba_hq_28k": ("", "")}
 
 
-def _fake_dataset(root: Path, name: str, n_train: int = 3, n_test: int = 2) -> None:
+def _photo(rng, path: Path, small: bool = False) -> None:
+    h, w = (8, 8) if small else (int(rng.integers(260, 320)), int(rng.integers(260, 340)))  # not square
+    Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path)
+
+
+def _fake_dataset(root: Path, name: str, n_train: int = 3, n_test: int = 2, layouts=LAYOUTS) -> None:
     from data_prep.datasets import prepare
 
     rng = np.random.default_rng(len(name))
-    for folder, n in zip(LAYOUTS[name], (n_train, n_test)):
-        (root / name / folder).mkdir(parents=True)
+    if name == "celeba_hq_28k":
+        n_train, n_test = 0, 2003
+    for folder, n in zip(layouts[name], (n_train, n_test)):
+        (root / name / folder).mkdir(parents=True, exist_ok=True)
         for i in range(n):
-            h, w = int(rng.integers(260, 320)), int(rng.integers(260, 340))  # larger than 256, not square
-            Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(root / name / folder / f"{i}.jpg")
+            _photo(rng, root / name / folder / f"{folder.replace('/', '_')}{i}.png", small=n > 100)
     prepare(name, root / name, allow_count_mismatch=True, progress=False)
 
 
-def _run_training_notebook(tmp_path: Path, monkeypatch, **parameters) -> dict:
+def _run_training_notebook(tmp_path: Path, monkeypatch, chapter: str = "msfef", **parameters) -> dict:
     import jupytext
     import papermill as pm
 
     monkeypatch.setenv("INPAINTLIB_ARTIFACTS", str(tmp_path / "artifacts"))
     monkeypatch.setenv("INPAINTLIB_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("TQDM_DISABLE", "1")
-    src = ROOT / "notebooks" / "msfef" / "02_training.py"
+    src = ROOT / "notebooks" / chapter / "02_training.py"
     nb = jupytext.read(src)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     jupytext.write(nb, tmp_path / "in.ipynb")
@@ -45,8 +54,8 @@ def _run_training_notebook(tmp_path: Path, monkeypatch, **parameters) -> dict:
     return json.loads((tmp_path / "out.ipynb").read_text())
 
 
-def _sidecar(tmp_path: Path, scale: str, run: str) -> dict:
-    return json.loads((tmp_path / "artifacts" / scale / "msfef" / run / "model.json").read_text())
+def _sidecar(tmp_path: Path, scale: str, run: str, chapter: str = "msfef") -> dict:
+    return json.loads((tmp_path / "artifacts" / scale / chapter / run / "model.json").read_text())
 
 
 @pytest.mark.book
@@ -69,3 +78,26 @@ def test_training_notebook_runs_at_demo_scale(tmp_path, monkeypatch):
                            vgg_backbone="random")
     meta = _sidecar(tmp_path, "demo", "sample_scenes")
     assert meta["scale"] == "demo" and meta["step"] == 2 and meta["config"]["image_size"] == 128
+
+
+@pytest.mark.book
+def test_msanet_training_notebook_runs_at_paper_scale_on_the_papers_datasets(tmp_path, monkeypatch):
+    data = tmp_path / "datasets"
+    for name in MSANET_LAYOUTS:
+        _fake_dataset(data, name, layouts=MSANET_LAYOUTS)
+    _run_training_notebook(tmp_path, monkeypatch, chapter="msanet", scale="paper", data_root=str(data), max_steps=2,
+                           batch_size=1, masks_per_bucket=1, test_images=1)
+    for name in MSANET_LAYOUTS:  # both datasets of Sect. 4, the paper's network at 256 px and learning rate
+        meta = _sidecar(tmp_path, "paper", name, "msanet")
+        assert meta["paper"] == "msanet" and meta["scale"] == "paper" and meta["config"]["image_size"] == 256
+        assert meta["train_config"]["lr"] == 3e-4 and meta["step"] == 2 and meta["train_config"]["batch_size"] == 1
+    manifest = json.loads((data / "celeba_hq_28k" / "manifest_28k.json").read_text())
+    assert len(manifest["splits"]["test"]) == 2000 and len(manifest["splits"]["train"]) == 3
+
+
+@pytest.mark.book
+def test_msanet_training_notebook_runs_at_demo_scale(tmp_path, monkeypatch):
+    _run_training_notebook(tmp_path, monkeypatch, chapter="msanet", scale="demo", max_steps=2, batch_size=2,
+                           masks_per_bucket=1, test_images=1)
+    meta = _sidecar(tmp_path, "demo", "sample_scenes", "msanet")
+    assert meta["scale"] == "demo" and meta["config"]["image_size"] == 128 and meta["step"] == 2

@@ -74,14 +74,16 @@ def _stack(dataset, limit: int) -> torch.Tensor:
 
 def chapter_data(scale: str, size: int, protocol: Protocol, *, data_root: str | os.PathLike | None = None,
                  datasets: Sequence[str] = (), seed: int = 0, mask_label: str | None = None,
-                 mask_generator: str = "irregular", per_bucket: int | None = None) -> dict[str, ChapterData]:
+                 mask_generator: str = "irregular", per_bucket: int | None = None,
+                 max_test_images: int | None = None) -> dict[str, ChapterData]:
     """``name -> ChapterData`` for the chapter: at ``paper`` scale with ``data_root``, one entry per name in
     ``datasets`` (each prepared under ``data_root/<name>``); otherwise one entry, ``"sample_scenes"``. Test masks
-    use the protocol's buckets (``per_bucket`` of them per bucket; default :data:`PER_BUCKET`)."""
+    use the protocol's buckets (``per_bucket`` of them per bucket; default :data:`PER_BUCKET`); at most
+    ``max_test_images`` test photographs are scored (default :data:`MAX_TEST_IMAGES`; both are smoke-test knobs)."""
     check_scale(scale)
     masks = test_masks(size, scale, protocol.buckets, protocol.closed, mask_label, mask_generator,
                        per_bucket=per_bucket)
-    limit = MAX_TEST_IMAGES[scale]
+    limit = MAX_TEST_IMAGES[scale] if max_test_images is None else int(max_test_images)
     if scale == "paper" and data_root is not None and datasets:
         out = {}
         for name in datasets:

@@ -30,9 +30,10 @@ import torch
 from IPython.display import Markdown, display
 
 from inpaintlib.chapter import show
+from inpaintlib.cost import inference_time
 from inpaintlib.data import SampleScenes
 from inpaintlib.masks import center_box_mask, to_tensor
-from inpaintlib.papers.msanet import MSANet, MSANetConfig, checks, table1_counts
+from inpaintlib.papers.msanet import PAPER_TEST_TIME_S, MSANet, MSANetConfig, checks, table1_counts
 from inpaintlib.papers.msanet import figures as F
 from inpaintlib.record import record
 
@@ -129,6 +130,22 @@ display(Markdown(f"MSA-Net at paper configuration has **{n:,}** parameters ({n /
                  f"**{macs['total'] / 1e9:.2f} GMACs** per 256x256 image ({macs['feature_convs'] / 1e9:.2f} GMACs in the "
                  f"convolution kernels alone). The two MSAUs hold {params.loc[['MSAU_1', 'MSAU_2'], 'share'].sum():.0%} "
                  "of the parameters."))
+
+# %% [markdown]
+# ## Inference time per 256x256 image
+#
+# Sect. 4 reports "about 0.026 s" per image on a Titan XP GPU. We time the paper configuration on the CPU that built
+# this page: batch 1, the 25% centre box, median of 5 forward passes after one warm-up (random weights: the time does
+# not depend on them). Different hardware, so the two numbers say what our CPU costs, not which method is faster;
+# `python tests/bench_msanet.py --threads N --repeats R` measures the same with more repeats.
+
+# %%
+box = to_tensor([center_box_mask(256, 256, area=0.25)])
+t = inference_time(paper_model, torch.rand(1, 3, 256, 256), box, repeats=5, warmup=1)
+record("msanet_cpu_s_per_image", round(t["median_s"], 3))
+display(Markdown(f"On {t['cpu']} ({t['threads']} threads of {t['cores']} cores): **{t['median_s']:.3f} s** per "
+                 f"256x256 image (median of {t['repeats']}; fastest {t['min_s']:.3f} s), "
+                 f"{t['median_s'] / PAPER_TEST_TIME_S:.0f} times the paper's {PAPER_TEST_TIME_S} s on a Titan XP."))
 
 # %% [markdown]
 # ## Paper Fig. 9: the mask at every layer, for each dilation

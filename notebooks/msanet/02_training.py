@@ -32,7 +32,10 @@ scale = "ci"
 seed = 0
 device = "auto"
 data_root = None
-max_steps = None  # smoke-test knob: cap the run
+max_steps = None  # smoke-test knobs: cap the run,
+batch_size = None  # override the batch,
+masks_per_bucket = None  # the test masks per bucket
+test_images = None  # and the number of test photographs scored
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
@@ -44,7 +47,8 @@ from inpaintlib.paths import artifact_dir
 from inpaintlib.record import record
 
 cfg = MSANetConfig.for_scale(scale)
-recipe = msanet_training(scale, seed=seed, device=device, **({"steps": max_steps} if max_steps else {}))
+knobs = {k: v for k, v in (("steps", max_steps), ("log_every", max_steps and 1), ("batch_size", batch_size)) if v}
+recipe = msanet_training(scale, seed=seed, device=device, **knobs)
 print(describe(cfg, recipe))
 
 # %% [markdown]
@@ -57,7 +61,7 @@ print(describe(cfg, recipe))
 
 # %%
 splits = chapter_data(scale, cfg.image_size, protocol(), data_root=data_root, datasets=recipe.datasets, seed=seed,
-                      mask_label="msanet")
+                      mask_label="msanet", per_bucket=masks_per_bucket, max_test_images=test_images)
 print("test masks per bucket:", next(iter(splits.values())).mask_set.counts())
 
 # %% [markdown]

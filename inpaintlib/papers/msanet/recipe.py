@@ -46,7 +46,7 @@ class MSANetTraining:
     refine_lr: float = 1e-4  # Sect. 4: "after training, the model is refined by 0.0001"
     refine_fraction: float = 0.2  # our choice: the last 20% of the steps at the refinement rate
     mask_generator: str = "irregular"  # our choice: the library's Liu-style irregular masks (the paper does not say)
-    datasets: tuple[str, ...] = ("places2", "celeba_hq")  # Sect. 4: Places2 and CelebA-HQ (28K train / 2K test)
+    datasets: tuple[str, ...] = ("places2", "celeba_hq_28k")  # Sect. 4: Places2 and CelebA-HQ (28K train / 2K test)
     scale: str = "paper"
 
 
