@@ -30,10 +30,9 @@ import torch
 from IPython.display import Markdown, display
 
 from inpaintlib.chapter import show
-from inpaintlib.cost import inference_time
 from inpaintlib.data import SampleScenes
 from inpaintlib.masks import center_box_mask, to_tensor
-from inpaintlib.papers.msanet import PAPER_TEST_TIME_S, MSANet, MSANetConfig, checks, table1_counts
+from inpaintlib.papers.msanet import MSANet, MSANetConfig, checks, table1_counts
 from inpaintlib.papers.msanet import figures as F
 from inpaintlib.record import record
 
@@ -105,8 +104,7 @@ t1 = checks.table1_counts(ours)
 show(t1, "Table 1: our units (input width 128, no bias) beside the paper's printed thousands")
 show(checks.table1_counts(with_bias), "The same units with biases")
 ok, bias_ok = bool(t1["matches"].all()), bool(checks.table1_counts(with_bias)["matches"].all())
-for k, v in ours.items():
-    record(f"msanet_table1_{k}_total", v["total"])
+[record(f"msanet_table1_{k}_total", v["total"]) for k, v in ours.items()]
 display(Markdown(
     f"With a 128-map input and no biases, our units have {ours['msau']['total']:,} (MSAU), "
     f"{ours['inception_v1']['total']:,} (Inception V1) and {ours['inception_v3']['total']:,} (Inception V3) parameters: "
@@ -140,12 +138,11 @@ display(Markdown(f"MSA-Net at paper configuration has **{n:,}** parameters ({n /
 # `python tests/bench_msanet.py --threads N --repeats R` measures the same with more repeats.
 
 # %%
-box = to_tensor([center_box_mask(256, 256, area=0.25)])
-t = inference_time(paper_model, torch.rand(1, 3, 256, 256), box, repeats=5, warmup=1)
+t = F.time_per_image(paper_model)
 record("msanet_cpu_s_per_image", round(t["median_s"], 3))
 display(Markdown(f"On {t['cpu']} ({t['threads']} threads of {t['cores']} cores): **{t['median_s']:.3f} s** per "
-                 f"256x256 image (median of {t['repeats']}; fastest {t['min_s']:.3f} s), "
-                 f"{t['median_s'] / PAPER_TEST_TIME_S:.0f} times the paper's {PAPER_TEST_TIME_S} s on a Titan XP."))
+                 f"256x256 image (median of {t['repeats']}; fastest {t['min_s']:.3f} s), {t['times_paper']:.0f} "
+                 "times the paper's 0.026 s on a Titan XP."))
 
 # %% [markdown]
 # ## Paper Fig. 9: the mask at every layer, for each dilation

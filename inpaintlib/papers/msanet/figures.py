@@ -7,10 +7,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ...cost import count_macs
+from ...cost import count_macs, inference_time
+from ...masks import center_box_mask, to_tensor
 from .model import MSANet
+from .tables import PAPER_TEST_TIME_S
 
-__all__ = ["parameter_table", "macs_table", "layer_table", "mask_trace", "mask_figure", "branch_figure", "spatial_attention_figure",
+__all__ = ["parameter_table", "macs_table", "time_per_image", "layer_table", "mask_trace", "mask_figure", "branch_figure", "spatial_attention_figure",
            "channel_weights_figure", "occlusion_masks"]
 
 
@@ -24,13 +26,21 @@ def parameter_table(model: MSANet) -> pd.DataFrame:
 
 def macs_table(model: MSANet, size: int = 256) -> dict:
     """MACs of one forward pass at ``size`` (``inpaintlib.cost.count_macs``) with the split by part."""
-    from ...masks import center_box_mask, to_tensor
     model.eval()
     return count_macs(model, torch.rand(1, 3, size, size), to_tensor([center_box_mask(size, size, area=0.25)]),
                       parts=model.parts())
 
 
 @torch.no_grad()
+def time_per_image(model: MSANet, size: int = 256, repeats: int = 5) -> dict:
+    """Inference time of ``model`` on one ``size`` x ``size`` image with the 25% centre box (batch 1, median of
+    ``repeats`` after one warm-up; :func:`inpaintlib.cost.inference_time`), beside the paper's 0.026 s on a Titan XP
+    (Sect. 4): ``median_s``, ``min_s``, ``cpu``, ``threads``, ``cores``, ``times_paper``."""
+    box = to_tensor([center_box_mask(size, size, area=0.25)])
+    t = inference_time(model, torch.rand(1, 3, size, size), box, repeats=repeats, warmup=1)
+    return {**t, "times_paper": t["median_s"] / PAPER_TEST_TIME_S}
+
+
 def mask_trace(model: MSANet, image: torch.Tensor, valid: torch.Tensor) -> tuple[dict[str, torch.Tensor], pd.DataFrame]:
     """Fig. 9: the mask at every layer (input, feature extraction, each MSAU's downsampling, each dilation branch,
     each MSAU's output) for one image; and the share of hole positions left in each."""
