@@ -294,3 +294,91 @@ def test_nearest_mask_downsampling_can_miss_a_thin_stroke_that_any_pooling_exclu
     _, dn = ContextualAttention(mask_downsample="nearest")(x, x, valid, return_details=True)
     _, da = ContextualAttention(mask_downsample="any")(x, x, valid, return_details=True)
     assert dn.usable.sum() == 64 and da.usable.sum() < 64
+
+
+# ------------------------------------------------------------------------------------------- chapter helpers
+def test_ci_recipe_keeps_the_critics_on_and_lists_each_ci_change():
+    from inpaintlib.papers.ctxattn import changes_from_paper
+
+    rec = ctxattn_training("ci")
+    ch = changes_from_paper(rec)
+    assert rec.adversarial  # the main ci run trains with the critics (issue 11)
+    assert ch["losses.adversarial"] == (0.001, rec.losses.adversarial) and rec.losses.adversarial < 0.001
+    assert ch["critic.base"] == (64, rec.critic.base) and ch["critic.image_size"] == (256, 64)
+    assert {"losses.hole", "losses.known", "losses.gp", "losses.gamma"}.isdisjoint(ch)
+
+
+def test_option_effects_show_neg_inf_sums_to_one_and_zero_masking_loses_mass_on_weak_features():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from inpaintlib.papers.ctxattn import figures as F
+
+    g = torch.Generator().manual_seed(0)
+    img = torch.nn.functional.avg_pool2d(torch.rand(1, 3, 34, 34, generator=g), 3, 1)
+    valid = torch.ones(1, 1, 32, 32)
+    valid[..., 12:20, 12:20] = 0
+    t = F.option_effects(img, valid, (8, 8))
+    mass = t["mean weight mass over hole rows"]
+    assert abs(mass["-inf masking"] - 1) < 1e-5 and abs(t.iloc[-1]["mean weight mass over hole rows"] - 1) < 1e-5
+    assert t.iloc[-2]["mean weight mass over hole rows"] < 0.99  # zero-masking, weak features
+    assert t.loc["hard (one-hot argmax)", "query peak weight"] == 1.0
+    assert t.loc["softmax scale 100", "query peak weight"] > t.loc["softmax scale 1", "query peak weight"]
+
+
+def test_attention_usage_counts_idle_hole_positions_per_bucket():
+    from inpaintlib.papers.ctxattn import figures as F, table1_protocol
+
+    torch.manual_seed(0)
+    net = CtxAttnNet(CtxAttnConfig.ci()).eval()
+    img = torch.rand(2, 3, 64, 64)
+    small, big = torch.ones(1, 1, 64, 64), torch.ones(1, 1, 64, 64)
+    small[..., 20:44, 20:44] = 0  # 14% hole: a box with usable patches all around
+    big[..., 8:40, 0:58] = 0  # 45% hole
+    u = F.attention_usage(net, img, torch.cat([small, big]), table1_protocol())
+    assert list(u.index) == ["10-20%", "40-50%"]
+    assert u.loc["10-20%", "hole rows with weight"] == 1.0
+    assert u.loc["40-50%", "usable patches"] < u.loc["10-20%", "usable patches"]
+
+
+def test_parameter_table_adds_up_and_follows_the_ablation_switches():
+    import dataclasses
+
+    from inpaintlib.papers.ctxattn import architecture as A
+
+    net = CtxAttnNet(CtxAttnConfig.ci())
+    t = A.parameter_table(net)
+    assert t["parameters"].sum() == net.num_parameters() and t.loc["stage 2: contextual attention layer",
+                                                                   "parameters"] == 0
+    coarse = CtxAttnNet(dataclasses.replace(CtxAttnConfig.ci(), refine=False))
+    assert list(A.parameter_table(coarse).index) == ["stage 1: coarse network"]
+
+
+def test_ablation_verdict_compares_only_with_the_full_network_and_respects_the_spread():
+    import pandas as pd
+
+    from inpaintlib.papers.ctxattn import ablation_verdict
+
+    rows = []
+    for seed, noise in enumerate((0.0, 0.1)):
+        for b in ("a", "b"):
+            rows += [{"variant": "full", "seed": seed, "metric": "psnr", "bucket": b, "value": 20 + noise},
+                     {"variant": "worse", "seed": seed, "metric": "psnr", "bucket": b, "value": 18 + noise},
+                     {"variant": "same", "seed": seed, "metric": "psnr", "bucket": b, "value": 20 - noise}]
+    v = ablation_verdict(pd.DataFrame(rows), "full", ["a", "b"])
+    assert len(v.pairs) == 2 and set(v.pairs.a) | set(v.pairs.b) == {"full", "worse", "same"}
+    verdicts = dict(zip(v.pairs.b, v.pairs.verdict))
+    assert verdicts["worse"] == "agrees" and verdicts["same"] == "cannot tell at this scale"
+
+
+def test_table1_frames_put_ours_and_the_papers_in_the_same_shape():
+    import pandas as pd
+
+    from inpaintlib.papers.ctxattn.evaluation import table1_frames
+
+    labels = ["(0.1,0.2]", "(0.4,0.5]"]
+    tab = pd.DataFrame(1.0, index=["psnr", "ssim", "l1", "n"], columns=labels + ["all"])
+    ours, paper = table1_frames({"x": tab}, labels)
+    assert list(ours.columns) == list(paper.columns) == ["10-20%", "40-50%"]
+    assert set(ours.index.get_level_values(0)) == {"PSNR", "SSIM", "L1 (%)"}
+    assert paper.loc[("PSNR", "Proposed (paper)"), "40-50%"] == 25.15

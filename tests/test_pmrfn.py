@@ -15,6 +15,15 @@ from inpaintlib.masks import irregular_mask, to_tensor
 H = W = 32
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """The priority and mask convolutions are tiny: on 2 threads they run many times slower than on 1."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def grid(h=H, w=W):
     yy, xx = torch.meshgrid(torch.arange(h).float(), torch.arange(w).float(), indexing="ij")
     return xx, yy
@@ -257,3 +266,145 @@ def test_priority_panels_return_every_training_free_panel_and_consistent_numbers
     assert 0 <= n["jaccard_h_j"] <= 1
     fig = priority_figure(r, img, v)
     assert len(fig.axes) == 10
+
+
+# ------------------------------------------------------------------------------------------------ the network
+def _tiny(**kw):
+    import dataclasses
+    from inpaintlib.papers.pmrfn import PMRFNConfig
+    kw.setdefault("n_stages", 3)
+    return dataclasses.replace(PMRFNConfig.ci(), image_size=32, widths=(4, 4, 8, 8), stem_width=4, head_width=4,
+                               **kw)
+
+
+def _net(seed=0, **kw):
+    from inpaintlib.papers.pmrfn import PMRFNNet
+    torch.manual_seed(seed)
+    return PMRFNNet(_tiny(**kw)).eval()
+
+
+def test_network_shapes_branch_resolutions_and_side_outputs():
+    net = _net()
+    img, v = torch.rand(2, 3, 32, 32), random_valid(1, n=2)
+    t = net.trace(img, v)
+    xs, vs = t["branches"]
+    assert [x.shape[-1] for x in xs] == [32, 16, 8, 4] and [x.shape[1] for x in xs] == [4, 4, 8, 8]
+    assert [m.shape[-1] for m in vs] == [32, 16, 8, 4]
+    assert len(t["stages"]) == 3 and t["attention"].shape == (2, 16, 16)
+    assert torch.allclose(t["attention"].sum(-1), torch.ones(2, 16))  # Eq. 3: softmax over j
+    out, side = net(img, v, return_side=True)
+    assert out.shape == (2, 3, 32, 32) and (out >= 0).all() and (out <= 1).all()
+    assert {k: s.shape[-1] for k, s in side.items()} == {2: 16, 1: 8, 0: 4}
+    with pytest.raises(ValueError, match="multiples of 8"):
+        net(torch.rand(1, 3, 36, 36), torch.ones(1, 1, 36, 36))
+    with pytest.raises(ValueError):
+        net(img, 1 - v + 0.5)
+
+
+def test_paper_config_is_hrnet_w32_with_six_stages_and_four_blocks():
+    from inpaintlib.papers.pmrfn import MODEL, PMRFNConfig
+    p = PMRFNConfig.paper()
+    assert p.widths == (32, 64, 128, 256) and p.n_stages == 6 and p.blocks_per_stage == 4 and p.delta == 0.5
+    assert MODEL.size_multiple(PMRFNConfig.ci()) == 8 and PMRFNConfig.ci().image_size % 8 == 0
+    with pytest.raises(ValueError):
+        PMRFNConfig(mrf_removed=6)
+
+
+def test_hole_never_enters_the_network():
+    net = _net()
+    img, v = torch.rand(1, 3, 32, 32), random_valid(2, n=1)
+    other = torch.where(v.bool().expand_as(img), img, torch.rand_like(img))
+    with torch.no_grad():
+        assert torch.equal(net(img, v), net(other, v))
+
+
+def test_table2_flags_really_change_the_graph():
+    from inpaintlib.layers import PartialConv2d as PC
+    from inpaintlib.papers.pmrfn import TABLE2_FLAGS, MaskAwareFusion, PMRFNNet, table2_variant
+    base = _tiny(n_stages=6)
+    img, v = torch.rand(1, 3, 32, 32), random_valid(3, n=1)
+    outs = {}
+    for name in TABLE2_FLAGS:
+        cfg = table2_variant(base, name)
+        torch.manual_seed(0)
+        net = PMRFNNet(cfg).eval()
+        fusions = [f for f in net.fusions if isinstance(f, MaskAwareFusion)]
+        n_pc = sum(isinstance(m, PC) for m in net.modules())
+        if name in ("HRNet", "w/o PConv"):
+            assert n_pc == 0 and net.stem.conv.in_channels == 4  # plain convs, mask as input
+        else:
+            assert n_pc > 0 and net.stem.conv.in_channels == 3
+        assert (net.arf is None) == (name in ("HRNet", "w/o ARF"))
+        removed = int(name[-1]) if name.startswith("w/o MRF") else 0
+        assert len(fusions) == 5 - removed
+        assert all(f.masked for f in fusions) == (name != "HRNet")
+        with torch.no_grad():
+            outs[name] = net(img, v)
+    names = list(outs)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert not torch.allclose(outs[a], outs[b]), (a, b)
+
+
+def test_mrf_averages_only_over_the_sources_valid_at_each_pixel():
+    """Eq. 9 on a hand example: two branches, identity paths; where both are valid the mean, where one is valid its
+    value, where none is valid 0 and a hole."""
+    from inpaintlib.papers.pmrfn import MaskAwareFusion
+    f = MaskAwareFusion((1, 1))
+    with torch.no_grad():
+        f.paths[0][1].weight.fill_(1.0)
+        f.paths[0][1].bias.zero_()
+    fine = torch.tensor([[2.0, 4.0], [6.0, 8.0]])[None, None]
+    coarse = torch.tensor([[10.0]])[None, None]
+    v_fine = torch.tensor([[1.0, 0.0], [1.0, 0.0]])[None, None]
+    for v_coarse, expect, known in ((torch.ones(1, 1, 1, 1), [[6.0, 10.0], [8.0, 10.0]], 1.0),
+                                    (torch.zeros(1, 1, 1, 1), [[2.0, 0.0], [6.0, 0.0]], [[1.0, 0.0], [1.0, 0.0]])):
+        xs, vs = f([fine, coarse], [v_fine, v_coarse])
+        assert torch.allclose(xs[0][0, 0], torch.tensor(expect))
+        assert torch.equal(vs[0][0, 0], torch.as_tensor(known).expand(2, 2))
+
+
+def test_priority_pconv_fills_a_subset_of_plain_partial_convolution_and_the_hole_shrinks():
+    from inpaintlib.papers.pmrfn import PriorityPConv
+    torch.manual_seed(0)
+    prio = PriorityPConv(3, 4, "priority", residue=True)
+    plain = PriorityPConv(3, 4, "pconv", residue=True)
+    plain.conv.load_state_dict(prio.conv.state_dict())
+    xx, yy = grid()
+    x, v = image(0.5 + 0.3 * torch.sin(0.7 * xx + 0.2 * yy)), random_valid(4, n=1)
+    out_q, v_q = prio(x, v)
+    out_p, v_p = plain(x, v)
+    assert (v_q <= v_p).all() and (v_q >= v).all() and v_q.sum() > v.sum() and v_q.sum() < v_p.sum()
+    assert torch.equal(out_q, out_p * v_q)  # the pixels Eq. 5 keeps as holes carry no features
+
+
+def test_hole_shrinks_stage_by_stage_inside_the_network_and_slower_with_priorities():
+    img, v = torch.rand(1, 3, 32, 32), random_valid(5, n=1)
+    holes = {}
+    for prio in (True, False):
+        t = _net(priority=prio).trace(img, v)
+        holes[prio] = [[1 - float(m.mean()) for m in st["blocks"][1]] for st in t["stages"]]
+        finest = [h[0] for h in holes[prio]]
+        assert all(b <= a for a, b in zip(finest, finest[1:]))
+    assert holes[True][0][0] > holes[False][0][0]  # after stage 1, at 32 px
+    assert holes[True][0][0] < 1 - float(v.mean())
+
+
+def test_losses_follow_eqs_11_to_15_and_the_recipe_keeps_the_printed_betas():
+    from inpaintlib.papers.pmrfn import (PAPER_BETAS, PAPER_LOSS_WEIGHTS, build_discriminator, d_loss, pmrfn_loss,
+                                         pmrfn_training)
+    paper = pmrfn_training("paper")
+    assert paper.train.betas == PAPER_BETAS == (0.001, 0.99) and paper.train.lr == 1e-4 and paper.train.batch_size == 4
+    assert PAPER_LOSS_WEIGHTS == {"rec": 20.0, "mrec": 20.0, "adv": 1.0}
+    net = _net()
+    disc = build_discriminator(pmrfn_training("ci"), 0)
+    img, v = torch.rand(2, 3, 32, 32), random_valid(8, n=2)
+    loss, terms = pmrfn_loss(net, disc, img, v)
+    assert set(terms) >= {"rec", "mrec", "mrec_0", "mrec_1", "mrec_2", "adv", "loss"}
+    expect = 20 * terms["rec"] + 20 * terms["mrec"] + terms["adv"]
+    assert torch.allclose(loss.detach(), expect) and torch.allclose(terms["mrec"], terms["mrec_0"] + terms["mrec_1"]
+                                                                   + terms["mrec_2"])
+    loss.backward()
+    assert net.head[0].weight.grad is not None
+    dl, dterms = d_loss(net, disc, img, v)
+    assert dl.item() > 0 and "d_adv" in dterms

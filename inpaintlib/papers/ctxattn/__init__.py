@@ -9,14 +9,14 @@ Eq. 1) without layer details; its method is the coarse-to-fine network with cont
 from .critics import CriticConfig, GlobalLocalCritic, LossWeights, critic_loss, generator_loss, hole_crops
 from .model import CtxAttnConfig, CtxAttnNet
 from .recipe import (ABLATIONS, CRITIC_STEPS_REFERENCE, TABLE1_BUCKETS, CtxAttnTraining, ablation_recipe,
-                     ablation_variants, build_critic, changes_from_paper, ctxattn_training, describe, mask_fn,
+                     ablation_variants, ablation_verdict, build_critic, changes_from_paper, ctxattn_training, describe, mask_fn,
                      table1_protocol, train_ctxattn)
 from .tables import PAPER_TABLE1, TABLE1_METHODS, table1_checks
 
 __all__ = [
     "CtxAttnConfig", "CtxAttnNet", "CriticConfig", "GlobalLocalCritic", "LossWeights", "critic_loss",
     "generator_loss", "hole_crops", "ABLATIONS", "CRITIC_STEPS_REFERENCE", "TABLE1_BUCKETS", "CtxAttnTraining",
-    "ablation_recipe", "ablation_variants", "build_critic", "changes_from_paper", "ctxattn_training", "describe",
+    "ablation_recipe", "ablation_variants", "ablation_verdict", "build_critic", "changes_from_paper", "ctxattn_training", "describe",
     "mask_fn", "table1_protocol", "train_ctxattn", "PAPER_TABLE1", "TABLE1_METHODS", "table1_checks",
 ]
 

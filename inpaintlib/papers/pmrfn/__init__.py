@@ -1,12 +1,27 @@
-"""PMRFN (Wang et al., ICCV 2021, "Parallel multi-resolution fusion network for image inpainting"): the chapter is
-in progress; the network is not written yet.
+"""PMRFN: Wang, Zhang, Niu, Ling, Yang, Zhang, *Parallel multi-resolution fusion network for image inpainting*
+(ICCV 2021).
 
-What exists so far needs no training:
-
-* :mod:`inpaintlib.layers.priority` -- the inpainting priorities and the priority-guided mask update
-  (Sect. 4.2.1, Eqs. 5-8), generic layers any partial-convolution network can use;
-* :mod:`.figures` -- Fig. 2 (a-d, f-k) and the numbers behind it, the texture measure of the contextual residue,
-  and how the hole shrinks stage by stage under the priority update vs the plain partial-convolution update.
-
-The package defines no ``MODEL`` and is not in the registry until the network exists.
+The chapter's paper package: the network (:mod:`.model`, built from :mod:`.blocks`: the priority-guided partial
+convolution, mask-aware and attention-guided fusion; the priorities themselves live in
+``inpaintlib.layers.priority``), the losses, recipe and Table 2 variants (:mod:`.recipe`), the printed tables and
+their checks (:mod:`.tables`), and the chapter's figures (:mod:`.figures` needs no training, :mod:`.trained` uses
+the trained network).
 """
+from . import tables
+from .blocks import AttentionFusion, MaskAwareFusion, PriorityPConv, ResidualBlock
+from .model import N_BRANCHES, TABLE2_FLAGS, PMRFNConfig, PMRFNNet, table2_variant
+from .recipe import (CI_ABLATION_ROWS, PAPER_BETAS, PAPER_LOSS_WEIGHTS, PMRFNTraining, ablation_recipe,
+                     ablation_variants, build_discriminator, changes_from_paper, d_loss, describe, pmrfn_loss,
+                     pmrfn_training, protocol, train_pmrfn)
+
+__all__ = [
+    "PMRFNConfig", "PMRFNNet", "N_BRANCHES", "TABLE2_FLAGS", "table2_variant", "PriorityPConv", "ResidualBlock",
+    "MaskAwareFusion", "AttentionFusion", "PMRFNTraining", "pmrfn_training", "changes_from_paper", "describe",
+    "pmrfn_loss", "d_loss", "protocol", "build_discriminator", "train_pmrfn", "PAPER_LOSS_WEIGHTS", "PAPER_BETAS",
+    "ablation_recipe", "ablation_variants", "CI_ABLATION_ROWS", "tables",
+]
+
+from ...registry import PaperModel  # noqa: E402
+
+#: The registry entry: inputs must be multiples of 8 (three halvings to the lowest branch).
+MODEL = PaperModel("pmrfn", PMRFNConfig, PMRFNNet, lambda cfg: cfg.size_multiple)
