@@ -263,11 +263,14 @@ def test_table1_steps_are_the_added_parts():
 def test_smaller_initialisation_scales_the_resblocks_or_with_the_authors_option_every_conv():
     torch.manual_seed(0)
     image, valid = torch.rand(1, 3, 64, 64), _valid(1)
+    base = dataclasses.replace(DeepGINConfig.ci(), output_bias=0.0)  # the paper's zero biases
     with torch.no_grad():
-        ours = DeepGINNet(DeepGINConfig.ci())(image, valid)
-        theirs = DeepGINNet(dataclasses.replace(DeepGINConfig.ci(), init_scope="all"))(image, valid)
+        ours = DeepGINNet(base)(image, valid)
+        theirs = DeepGINNet(dataclasses.replace(base, init_scope="all"))(image, valid)
+        grey = DeepGINNet(dataclasses.replace(base, init_scope="all", output_bias=0.5))(image, valid)
     assert float(ours.std()) > 1e-3
     assert float(theirs.abs().max()) < 1e-5  # ~11 plain convs each x 0.1: the signal starts vanishingly small
+    assert torch.allclose(grey, torch.full_like(grey, 0.5), atol=1e-4)  # ci's RGB heads start at mid-grey
 
 
 def test_architecture_table_lists_every_parameter_once_with_output_sizes():
@@ -297,3 +300,107 @@ def test_receptive_fields_show_the_reach_and_the_gaps_of_dilation():
     r = t_spd.shape[-1] // 2
     assert bool((g[c - r:c + r + 1, c - r:c + r + 1][~t_spd] == 0).all())  # nothing outside the theoretical support
     assert float(g[c - r:c + r + 1, c - r:c + r + 1][t_spd].gt(0).float().mean()) > 0.9
+
+
+# ------------------------------------------------------------------------------------------ recipe, losses
+def test_recipe_paper_values_and_ci_changes():
+    from inpaintlib.papers.deepgin import PAPER_LOSS_WEIGHTS, changes_from_paper, deepgin_training
+
+    p = deepgin_training("paper")
+    assert PAPER_LOSS_WEIGHTS == {"hole": 5.0, "valid": 1.0, "adv": 0.001, "perceptual": 0.05, "style": 80.0,
+                                  "tv": 0.1}
+    assert (p.train.lr, p.train.d_lr, p.train.betas[0], p.train.batch_size) == (1e-4, 4e-4, 0.5, 12)
+    assert p.warmup_steps * 10 == p.train.steps == 100 * 27_000 // 4
+    ci = deepgin_training("ci")
+    changed = changes_from_paper(ci)
+    assert "train.steps" in changed and "vgg_backbone" in changed
+    assert changed["loss_weights"] == (PAPER_LOSS_WEIGHTS, {**PAPER_LOSS_WEIGHTS, "style": 0.0})  # only style differs
+    with pytest.raises(ValueError, match="scale"):
+        deepgin_training("huge")
+
+
+def _tiny_recipe(**kw):
+    from inpaintlib.papers.deepgin import deepgin_training
+
+    from inpaintlib.papers.deepgin import PAPER_LOSS_WEIGHTS
+
+    return dataclasses.replace(deepgin_training("ci"), **{"loss_weights": dict(PAPER_LOSS_WEIGHTS), **kw})
+
+
+def test_loss_terms_of_eq7_and_the_warmup_uses_l1_only():
+    from inpaintlib.papers.deepgin import DeepGINLoss
+    from inpaintlib.papers.deepgin.recipe import WARMUP_WEIGHTS
+
+    torch.manual_seed(0)
+    net, x, v = DeepGINNet(DeepGINConfig.ci()), torch.rand(2, 3, 64, 64), _valid(2)
+    disc = DeepGINDiscriminator(widths=(8, 8, 8, 8))
+    loss, terms = DeepGINLoss(_tiny_recipe(), disc=disc)(net, x, v)
+    assert set(terms) == {"l1_coarse", "l1_out", "l1_lr", "adv", "perceptual", "style", "tv", "loss"}
+    w = {"hole": 5.0, "valid": 1.0, "adv": 0.001, "perceptual": 0.05, "style": 80.0, "tv": 0.1}
+    expect = (terms["l1_coarse"] + terms["l1_out"] + terms["l1_lr"] + w["adv"] * terms["adv"]
+              + w["perceptual"] * terms["perceptual"] + w["style"] * terms["style"] + w["tv"] * terms["tv"])
+    assert torch.allclose(loss.detach(), expect, rtol=1e-5)
+    wl, wt = DeepGINLoss(_tiny_recipe(), WARMUP_WEIGHTS)(net, x, v)
+    assert set(wt) == {"l1_coarse", "l1_out", "l1_lr", "loss"} and wl.requires_grad
+
+
+def test_l1_of_eq1_weights_the_hole_five_times():
+    from inpaintlib.papers.deepgin.recipe import l1_eq1
+
+    gt, v = torch.zeros(1, 3, 8, 8), torch.ones(1, 1, 8, 8)
+    v[..., :4, :] = 0  # half hole
+    out = torch.ones_like(gt)
+    assert float(l1_eq1(out, gt, v, 5.0)) == pytest.approx(0.5 * 5 + 0.5 * 1)
+
+
+def test_discriminator_loss_sees_real_and_completed_images():
+    from inpaintlib.papers.deepgin import DeepGINDLoss
+
+    torch.manual_seed(0)
+    net, disc = DeepGINNet(DeepGINConfig.ci()), DeepGINDiscriminator(widths=(8, 8, 8, 8))
+    loss, terms = DeepGINDLoss()(net, disc, torch.rand(2, 3, 64, 64), _valid(2))
+    loss.backward()
+    assert set(terms) == {"real", "fake"} and all(p.grad is not None for p in disc.parameters())
+    assert all(p.grad is None for p in net.parameters())  # the generator is frozen in the D step
+
+
+# ------------------------------------------------------------------------------------------------ test time
+@pytest.mark.parametrize("factor", [1, 2, 3])
+def test_subimage_split_round_trip_is_exact_and_polyphase(factor):
+    from inpaintlib.papers.deepgin import merge_subimages, split_subimages
+
+    x = torch.rand(2, 3, 12, 18)
+    s = split_subimages(x, factor)
+    assert s.shape == (2 * factor ** 2, 3, 12 // factor, 18 // factor)
+    assert torch.equal(merge_subimages(s, factor), x)
+    i, j = factor - 1, 0  # sub-image (i, j) of image 1
+    assert torch.equal(s[factor ** 2 + i * factor + j], x[1, :, i::factor, j::factor])
+    with pytest.raises(ValueError, match="multiples"):
+        split_subimages(torch.rand(1, 3, 7, 8), 2)
+
+
+def test_subimage_predict_of_an_identity_is_the_identity_at_any_size():
+    from inpaintlib.papers.deepgin import subimage_predict
+
+    x = torch.rand(1, 3, 100, 130)
+    v = torch.ones(1, 1, 100, 130)
+    seen = []
+
+    def ident(img, val):
+        seen.append(img.shape)
+        return img
+    assert torch.equal(subimage_predict(ident, x, v, size=50), x)
+    assert seen[0][0] == 9  # factor round(130 / 50) = 3 -> 9 sub-images
+
+
+def test_ensemble_of_an_equivariant_map_equals_the_map_and_undoes_each_transform():
+    from inpaintlib.papers.deepgin import ENSEMBLE_TRANSFORMS, ensemble_predict
+
+    x, v = torch.rand(2, 3, 16, 16), _valid(2, 16, (2, 9, 3, 12))
+    assert torch.allclose(ensemble_predict(lambda i, m: i * m, x, v), x * v)
+    for fwd, inv in ENSEMBLE_TRANSFORMS.values():
+        assert torch.equal(inv(fwd(x)), x)
+    # a map that is not equivariant (adds a ramp along x) is averaged over the five orientations
+    ramp = torch.arange(16.0).expand(16, 16)
+    out = ensemble_predict(lambda i, m: i + ramp, x, v)
+    assert not torch.allclose(out, x + ramp)

@@ -13,17 +13,21 @@ The chapter's paper package:
 * :mod:`.tables` -- Tables 1 and 2 as printed;
 * :mod:`.masks` -- the training masks of Sect. 5.1 (every image with all three AIM 2020 mask types);
 * :mod:`.data` -- the training crop of Sect. 5.1 (resize to 512 x 512, random 256 x 256 sub-image);
-* :mod:`.recipe` -- loss constants of the published code (the VGG19 layer weights of the perceptual loss).
-
-Still to come with the chapter: the training recipe (losses of Eqs. 1-7, warm-up, schedule), the test-time ensemble
-and sub-image split, and the notebooks.
+* :mod:`.recipe` -- the losses of Eqs. 1-7 (generator and discriminator), the recipe of Sect. 5.1 at each scale
+  (``deepgin_training``) and the two-stage training (warm-up without the GAN, then the adversarial stage);
+* :mod:`.testtime` -- the authors' test-time self-ensemble and the polyphase sub-image split (REFERENCE.md);
+* :mod:`.checks` -- the paper's claims (Sects. 6.1-6.2) checked against its Tables 1-2;
+* :mod:`.figures` -- the chapter's figures (back-projection anatomy, attention maps, receptive fields, masks).
 """
 from .architecture import architecture_table
 from .data import deepgin_crop
 from .discriminators import DeepGINDiscriminator, hinge_d_loss, hinge_g_loss
 from .masks import deepgin_masks
 from .model import TABLE1_VARIANTS, DeepGINConfig, DeepGINGenerator, DeepGINNet, DeepGINOutputs, downsample_lr
-from .recipe import DEEPGIN_VGG_LAYER_WEIGHTS
+from .recipe import (DEEPGIN_VGG_LAYER_WEIGHTS, PAPER_LOSS_WEIGHTS, DeepGINDLoss, DeepGINLoss, DeepGINTraining,
+                     changes_from_paper, deepgin_training, describe, protocol, train_deepgin)
+from .testtime import (ENSEMBLE_TRANSFORMS, ensemble_predict, merge_subimages, split_subimages, subimage_predict,
+                       with_ensemble, with_subimages)
 from .tables import (PAPER_TABLE1, PAPER_TABLE1_COLUMNS, PAPER_TABLE1_PARAMS, PAPER_TABLE2, PAPER_TABLE2_COLUMNS,
                      table1_parameter_string)
 
@@ -31,7 +35,10 @@ __all__ = [
     "deepgin_masks", "deepgin_crop", "DEEPGIN_VGG_LAYER_WEIGHTS", "DeepGINConfig", "DeepGINNet", "DeepGINGenerator",
     "DeepGINOutputs", "TABLE1_VARIANTS", "downsample_lr", "DeepGINDiscriminator", "hinge_d_loss", "hinge_g_loss",
     "PAPER_TABLE1", "PAPER_TABLE1_COLUMNS", "PAPER_TABLE1_PARAMS", "PAPER_TABLE2", "PAPER_TABLE2_COLUMNS",
-    "table1_parameter_string", "architecture_table",
+    "table1_parameter_string", "architecture_table", "PAPER_LOSS_WEIGHTS", "DeepGINLoss", "DeepGINDLoss",
+    "DeepGINTraining", "changes_from_paper", "deepgin_training", "describe", "protocol", "train_deepgin",
+    "ENSEMBLE_TRANSFORMS", "ensemble_predict", "merge_subimages", "split_subimages", "subimage_predict",
+    "with_ensemble", "with_subimages",
 ]
 
 from ...registry import PaperModel  # noqa: E402

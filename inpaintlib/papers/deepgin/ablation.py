@@ -1,0 +1,59 @@
+"""Table 1's ablation at small scale: every variant of :data:`.model.TABLE1_VARIANTS` trained with the same recipe.
+
+At ``ci`` scale each variant gets only the warm-up stage (generators, L1 loss of Eq. 1), ``CI_ABLATION_STEPS``
+updates: the seven variants x seeds must fit in about a minute on 2 CPU cores, and the adversarial stage's
+discriminator and VGG cost more than the generator there. ``CI_VARIANTS`` is the subset run by default at ci; every
+variant is available by name at every scale.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Callable
+
+from torch import nn
+
+from .model import TABLE1_VARIANTS, DeepGINConfig
+from .recipe import DeepGINTraining, deepgin_training, train_deepgin
+from .tables import PAPER_TABLE1, PAPER_TABLE1_COLUMNS
+
+__all__ = ["CI_ABLATION_STEPS", "CI_ABLATION_BATCH", "CI_VARIANTS", "ablation_recipe", "ablation_variants",
+           "paper_table1", "METRIC_NAMES"]
+
+CI_ABLATION_STEPS, CI_ABLATION_BATCH = 15, 8
+#: The ci subset: the first two rows (does G2 help?), the MSSA row of Sect. 6.1 and the full model.
+CI_VARIANTS = ("StdResBlk (Coarse only)", "StdResBlk", "StdResBlk-MSSA", "SPDResBlk-MSSA-BP")
+#: Table 1's metric names -> ours (FID and LPIPS need weights that cannot be fetched offline).
+METRIC_NAMES = {"PSNR": "psnr", "SSIM": "ssim", "L1 err. (%)": "l1"}
+
+
+def ablation_recipe(scale: str, device: str = "auto") -> tuple[DeepGINTraining, bool]:
+    """``(recipe, adversarial)`` every variant trains with: at ci the warm-up stage only, ``CI_ABLATION_STEPS`` of
+    batch ``CI_ABLATION_BATCH`` (changed for the ablation); otherwise the chapter's full two-stage recipe."""
+    if scale == "ci":
+        r = deepgin_training(scale, device=device, batch_size=CI_ABLATION_BATCH, eval_every=None)
+        return dataclasses.replace(r, warmup_steps=CI_ABLATION_STEPS), False
+    return deepgin_training(scale, device=device, eval_every=None), True
+
+
+def ablation_variants(base: DeepGINConfig, recipe: DeepGINTraining, adversarial: bool, dataset, out_root,
+                      variants=None, resume: bool = True) -> dict[str, Callable[[int], nn.Module]]:
+    """``variant -> fit(seed) -> trained model`` for Table 1's variants (or the names in ``variants``)."""
+    def fitter(name):
+        cfg = DeepGINConfig.variant(name, base)
+        slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+        def fit(seed: int) -> nn.Module:
+            rec = dataclasses.replace(recipe, train=recipe.train.replace(seed=seed))
+            out = train_deepgin(cfg, rec, dataset, Path(out_root) / slug / f"seed{seed}", progress=False,
+                                resume=resume, adversarial=adversarial)
+            return out["main" if adversarial else "warmup"][0]
+        return fit
+    return {v: fitter(v) for v in (variants or TABLE1_VARIANTS)}
+
+
+def paper_table1(variants=None) -> dict[str, dict[str, tuple[float]]]:
+    """Table 1 in the kit's form ``{metric: {variant: (value,)}}`` (one column, "all")."""
+    names = variants or list(TABLE1_VARIANTS)
+    return {m: {v: (PAPER_TABLE1[v][PAPER_TABLE1_COLUMNS.index(m)],) for v in names} for m in METRIC_NAMES}

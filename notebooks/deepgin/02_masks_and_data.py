@@ -1,0 +1,86 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # DeepGIN 2: masks and data
+#
+# DeepGIN was trained for the AIM 2020 Extreme Image Inpainting Challenge {cite}`li2020deepgin`. Sect. 5.1: three
+# mask types, "a rectangular mask with the height and width between 30-70% of each dimension", "the free-form mask
+# proposed in [34]" (DeepFill v2) and the challenge's masks "randomly generated based on cellular automata"; "we
+# applied the three types of masks to each training image to get three different masked images". Every training
+# image is resized to 512x512 and a random 256x256 sub-image is taken ("a sub-sampling method [25]"), batch 4 x 3.
+# At test time, images larger than 256x256 are split into 256x256 sub-images by the same sub-sampling, completed, and
+# regrouped (Sect. 6.1). This notebook shows each of these, from `inpaintlib`.
+
+# %% tags=["parameters"]
+scale = "ci"
+seed = 0
+
+# %% tags=["hide-input"]
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import Markdown, display
+
+from inpaintlib.chapter import show
+from inpaintlib.data import SampleScenes
+from inpaintlib.papers.deepgin import DeepGINConfig
+from inpaintlib.papers.deepgin import figures as F
+from inpaintlib.record import record
+
+size = 2 * DeepGINConfig.for_scale(scale).image_size if scale == "ci" else 256
+rng = np.random.default_rng(seed)
+print(f"{scale} scale: masks drawn at {size} px")
+
+# %% [markdown]
+# ## Paper Fig. 1: the three mask types, and how much they hide
+#
+# One example of each type (holes black) and the hole ratio of 150 seeded masks of each. The free-form masks of the
+# training code are the AIM 2020 generator (`REFERENCE.md`: 15-23 strokes of 1-5 segments, 10-24 px wide); the paper's
+# text cites DeepFill v2's brush strokes, shown as the fourth type (`deepgin_masks(..., free_form="deepfill_v2")`).
+
+# %%
+fig, ratios = F.mask_types_figure(size, n=150, seed=seed)
+plt.show()
+show(ratios, f"Hole ratio by mask type, 150 masks each at {size} px", digits=2)
+for key, name in zip(("box", "ca", "ff"), ratios.index):
+    record(f"deepgin_mask_{key}_mean_hole", float(ratios.loc[name, "mean"]), 3)
+display(Markdown(
+    f"Mean hole ratios: {', '.join(f'{n} {r:.0%}' for n, r in ratios['mean'].items())}. The rectangles hide "
+    f"{ratios['min'].iloc[0]:.0%} to {ratios['max'].iloc[0]:.0%} (sides of 30-70% allow 9% to 49%). Holes of at most "
+    f"10% (Liu et al.'s first bucket) are {', '.join(f'{r:.0%}' for r in ratios['share <= 10%'])} of the masks of "
+    "each type: the challenge's masks are large ('extreme' inpainting)."))
+
+# %% [markdown]
+# ## Sect. 5.1: one training image becomes three
+#
+# Resize to twice the crop (512 for 256 px), a random crop-sized sub-image, then one mask of each type. The library's
+# training loop draws one mask per batch element, so our recipe uses 12 images per batch with the type drawn uniformly
+# (`inpaintlib.masks.aim_mask`) instead of 4 images with all three: the same number of masked images per update and
+# the same expected mix (`inpaintlib.papers.deepgin.recipe`).
+
+# %%
+photo = SampleScenes("train", 2 * size)[0]
+fig, hr = F.batch_formation_figure(photo, rng, size)
+plt.show()
+
+# %% [markdown]
+# ## Sect. 6.1: the sub-image split at the original size, and its exact inverse
+#
+# Polyphase sub-sampling with factor $s$: sub-image $(i, j)$ holds the pixels $[i::s, j::s]$, so each sub-image is
+# the whole scene at $1/s$ resolution (not a tile), and regrouping puts every pixel back. Shown for a test photograph
+# at twice the network's size, factor 2.
+
+# %%
+test = SampleScenes("test", size)[0][None]
+fig, err = F.split_figure(test, 2)
+plt.show()
+record("deepgin_split_roundtrip_max_abs", err)
+display(Markdown(f"Largest absolute difference between the photograph and its regrouped sub-images: {err:g} "
+                 f"({'exact' if err == 0 else 'not exact'}). `tests/test_deepgin.py` pins this for several factors."))
