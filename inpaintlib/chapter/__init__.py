@@ -12,7 +12,7 @@
 Notebooks import from here and from their paper package; nothing here knows a particular paper.
 """
 from .data import ChapterData, chapter_data, per_bucket_for, test_masks
-from .figures import completion_grid, delta_bars, learning_curve, training_terms
+from .figures import completion_grid, cost_by_part, delta_bars, learning_curve, training_terms
 from .runs import (checkpoint_path, evaluate_methods, load_trained, predictor, run_variants, shipped_checkpoints,
                    train_model)
 from .summary import against_mean_fill, learning_summary
@@ -20,7 +20,7 @@ from .tables import beside_paper, paper_frame, show, versus
 from .verdict import Verdict, compare_to_paper
 
 __all__ = [
-    "against_mean_fill", "learning_summary", "ChapterData", "chapter_data", "per_bucket_for", "test_masks", "completion_grid", "delta_bars", "learning_curve",
+    "against_mean_fill", "learning_summary", "ChapterData", "chapter_data", "per_bucket_for", "test_masks", "completion_grid", "cost_by_part", "delta_bars", "learning_curve",
     "training_terms", "checkpoint_path", "evaluate_methods", "load_trained", "shipped_checkpoints", "predictor",
     "run_variants", "train_model", "beside_paper", "paper_frame", "show", "versus", "Verdict", "compare_to_paper",
 ]

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from .. import viz
 
-__all__ = ["completion_grid", "learning_curve", "training_terms", "delta_bars"]
+__all__ = ["completion_grid", "learning_curve", "training_terms", "delta_bars", "cost_by_part"]
 
 
 def completion_grid(methods: Mapping[str, Callable], images: torch.Tensor, masks: torch.Tensor,
@@ -83,5 +83,22 @@ def delta_bars(runs: pd.DataFrame, reference: str, metric: str, buckets: Sequenc
     ax.set(xlabel="hole ratio", ylabel=ylabel)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
+    return fig
+
+
+def cost_by_part(parameters: pd.Series, gmacs: pd.Series, title: str) -> Figure:
+    """Where a network's parameters (millions) and multiply-accumulates (GMACs) sit, one bar per part, side by side:
+    parts that hold few weights but cost many MACs (attention, high-resolution branches) stand out."""
+    parts = list(parameters.index)
+    fig, axes = plt.subplots(1, 2, figsize=(7.4, 0.28 * len(parts) + 1.2), sharey=True)
+    for ax, values, label in ((axes[0], parameters / 1e6, "parameters (M)"), (axes[1], gmacs.reindex(parts), "GMACs")):
+        ax.barh(range(len(parts)), values.fillna(0).to_numpy(), color="#4c72b0")
+        ax.set_xlabel(label, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(range(len(parts)), parts)
+    axes[0].invert_yaxis()
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig

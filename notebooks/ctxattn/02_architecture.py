@@ -36,10 +36,11 @@ data_root = None
 # %% tags=["hide-input"]
 import dataclasses
 
+import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
-from inpaintlib.chapter import show
+from inpaintlib.chapter import cost_by_part, show
 from inpaintlib.data import SampleScenes
 from inpaintlib.masks import center_box_mask, to_tensor
 from inpaintlib.papers.ctxattn import CtxAttnConfig, CtxAttnNet
@@ -69,6 +70,8 @@ show(A.layer_table(paper_model), "CtxAttnNet(CtxAttnConfig.paper()), layer by la
 params, macs = A.parameter_table(paper_model), A.macs_table(paper_model, 256)
 params["GMACs at 256"] = [macs["by_part"][k] / 1e9 for k in params.index]
 show(params, "Parameters and MACs by part, paper configuration", digits=3)
+cost_by_part(params["parameters"], params["GMACs at 256"], "Paper configuration at 256x256: where the weights and the MACs are")
+plt.show()
 n = paper_model.num_parameters()
 record("ctxattn_params_paper", n), record("ctxattn_gmacs_256", round(macs["total"] / 1e9, 2))
 ca = macs["by_part"]["stage 2: contextual attention layer"] / macs["total"]

@@ -32,10 +32,11 @@ scale = "ci"
 seed = 0
 
 # %% tags=["hide-input"]
+import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
-from inpaintlib.chapter import show
+from inpaintlib.chapter import cost_by_part, show
 from inpaintlib.papers.pmrfn import PMRFNConfig, PMRFNNet
 from inpaintlib.papers.pmrfn import trained as T
 from inpaintlib.papers.pmrfn.figures import fig2_inputs
@@ -70,6 +71,8 @@ show(T.branch_table(model, image, valid), f"PMRFNNet({scale} config) at 256 px: 
 paper_model = PMRFNNet(paper_cfg).eval()
 cost, tot = T.cost_table(paper_model, 256)
 show(cost, "PMRFNNet(PMRFNConfig.paper()) at 256x256", digits=3)
+cost_by_part(cost["parameters"], cost["GMACs at 256"], "PMRFN at paper configuration, 256x256: weights and MACs by part")
+plt.show()
 record("pmrfn_params_paper", tot["parameters"]), record("pmrfn_gmacs_256", round(tot["gmacs"], 1))
 stages = cost.loc[[f"stage {s}" for s in range(1, 7)]]
 display(Markdown(
