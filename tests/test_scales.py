@@ -77,7 +77,7 @@ def test_training_notebook_runs_at_demo_scale(tmp_path, monkeypatch):
     _run_training_notebook(tmp_path, monkeypatch, scale="demo", max_steps=2, batch_size=2, masks_per_bucket=1,
                            vgg_backbone="random")
     meta = _sidecar(tmp_path, "demo", "sample_scenes")
-    assert meta["scale"] == "demo" and meta["step"] == 2 and meta["config"]["image_size"] == 128
+    assert meta["scale"] == "demo" and meta["step"] == 2 and meta["config"]["image_size"] == 64
 
 
 @pytest.mark.book
@@ -100,4 +100,4 @@ def test_msanet_training_notebook_runs_at_demo_scale(tmp_path, monkeypatch):
     _run_training_notebook(tmp_path, monkeypatch, chapter="msanet", scale="demo", max_steps=2, batch_size=2,
                            masks_per_bucket=1, test_images=1)
     meta = _sidecar(tmp_path, "demo", "sample_scenes", "msanet")
-    assert meta["scale"] == "demo" and meta["config"]["image_size"] == 128 and meta["step"] == 2
+    assert meta["scale"] == "demo" and meta["config"]["image_size"] == 64 and meta["step"] == 2

@@ -276,3 +276,38 @@ def test_dataloader_workers_do_not_change_the_data(tmp_path):
     train(a, l1_loss, Images(), box_mask, _cfg(steps=4), tmp_path / "w0", progress=False)
     train(b, l1_loss, Images(), box_mask, _cfg(steps=4, num_workers=2), tmp_path / "w2", progress=False)
     _assert_same_weights(_params(a), _params(b))
+
+
+def test_linear_schedule_decays_both_rates_to_zero_and_resumes_exactly(tmp_path):
+    # DeepGIN Sect. 5.1: constant, then a linear decay to zero; the rate is a function of the step alone.
+    cfg = _cfg(steps=10, log_every=1, ckpt_every=4, lr=1e-2, lr_schedule="linear", decay_start=0.6)
+    ref = TinyNet(0, dropout=0.2)
+    ref_hist = train(ref, l1_loss, Images(), box_mask, cfg, tmp_path / "ref", progress=False)
+    lrs = [r["lr"] for r in ref_hist.train_records]
+    assert lrs[:6] == [1e-2] * 6  # updates 0..5 (logged at steps 1..6) before 0.6 * 10
+    assert lrs[6:] == pytest.approx([1e-2 * 4 / 4, 1e-2 * 3 / 4, 1e-2 * 2 / 4, 1e-2 * 1 / 4])
+    resumed, hist = _run_killed_and_resumed(tmp_path / "run", cfg, kill_at=7)
+    _assert_same_weights(_params(ref), _params(resumed))
+    assert [r["lr"] for r in hist.train_records] == lrs
+
+
+def test_d_steps_updates_the_discriminator_that_many_times_per_generator_step(tmp_path):
+    calls = {"d": 0, "g": 0}
+
+    def d_loss_fn(model, disc, image, valid):
+        calls["d"] += 1
+        return F.relu(1 - disc(image)).mean(), {}
+
+    def g_loss(model, image, valid):
+        calls["g"] += 1
+        return l1_loss(model, image, valid)
+
+    cfg = _cfg(steps=4, d_steps=3, lr_schedule="linear", d_lr=4e-2)
+    hist = train(TinyNet(0), g_loss, Images(), box_mask, cfg, tmp_path, discriminator=TinyD(0), d_loss_fn=d_loss_fn,
+                 progress=False)
+    assert (calls["g"], calls["d"]) == (4, 12)
+    assert hist.train["d_lr"].iloc[0] == 4e-2 and hist.train["d_lr"].iloc[-1] == pytest.approx(4e-2 / 4)
+    with pytest.raises(ValueError, match="d_steps"):
+        _cfg(d_steps=0)
+    with pytest.raises(ValueError, match="decay_start"):
+        _cfg(decay_start=1.0)

@@ -11,9 +11,9 @@ import torch
 
 from ..weights import to_jsonable
 
-__all__ = ["TrainConfig", "AMP_DTYPES", "RESUMABLE_CHANGES"]
+__all__ = ["TrainConfig", "AMP_DTYPES", "RESUMABLE_CHANGES", "demo_schedule"]
 
-_SCHEDULES = ("constant", "plateau")
+_SCHEDULES = ("constant", "plateau", "linear")
 _OPTIMIZERS = ("adam", "adamw")
 AMP_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 #: Fields that may change between a run and its resumption without breaking exactness of the data/updates.
@@ -24,6 +24,11 @@ RESUMABLE_CHANGES = {"steps", "eval_every", "log_every", "ckpt_every", "num_work
 class TrainConfig:
     """Training settings shared by every chapter. Chapters build theirs from the paper's recipe.
 
+    ``lr_schedule="linear"`` keeps both learning rates (generator and discriminator) constant for the first
+    ``decay_start`` fraction of ``steps`` and then decays them linearly to zero at ``steps`` (DeepGIN Sect. 5.1:
+    constant for 10 epochs, linear decay over the last 90 of 100, i.e. ``decay_start=0.1``); the rate is a pure
+    function of the step, so a resumed run continues it exactly. ``d_steps`` discriminator updates (on the same
+    batch) precede each generator update (DeepFill v1's WGAN-GP uses 5).
     ``lr_schedule="plateau"`` multiplies the generator's learning rate by ``plateau_factor`` when the
     monitored value has not improved for ``plateau_patience`` checks (PyTorch ``ReduceLROnPlateau``,
     floor ``min_lr``): the eval metric ``plateau_metric`` at each scheduled evaluation (``plateau_mode``
@@ -39,7 +44,8 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     optimizer: str = "adam"  # "adam" (L2 weight decay) or "adamw" (decoupled)
-    lr_schedule: str = "constant"  # "constant" | "plateau"
+    lr_schedule: str = "constant"  # "constant" | "plateau" | "linear"
+    decay_start: float = 0.0  # "linear": fraction of the steps after which the rates decay linearly to zero
     plateau_factor: float = 0.5
     plateau_patience: int = 5
     min_lr: float = 0.0
@@ -55,10 +61,11 @@ class TrainConfig:
     grad_clip: float | None = None  # max global gradient norm, None = no clipping
     d_lr: float | None = None
     d_betas: tuple[float, float] | None = None
+    d_steps: int = 1  # discriminator updates per generator update
     num_workers: int = 0
 
     def __post_init__(self):
-        for name, allow_none in (("steps", False), ("batch_size", False), ("log_every", False),
+        for name, allow_none in (("steps", False), ("batch_size", False), ("log_every", False), ("d_steps", False),
                                  ("eval_every", True), ("ckpt_every", True)):
             _check_positive_int(self, name, allow_none)
         for name in ("lr", "d_lr"):
@@ -81,6 +88,26 @@ class TrainConfig:
 
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
+
+    def lr_factor(self, step: int) -> float:
+        """The factor on the initial learning rates for update ``step`` (0-based) under ``lr_schedule="linear"``:
+        1 before ``decay_start * steps``, then falling linearly to 0 at ``steps``; 1 under the other schedules."""
+        if self.lr_schedule != "linear":
+            return 1.0
+        start = self.decay_start * self.steps
+        if step < start:
+            return 1.0
+        return max(0.0, (self.steps - step) / (self.steps - start))
+
+
+def demo_schedule(ci: TrainConfig, steps: int) -> TrainConfig:
+    """The ``demo`` scale's training settings, the same for every chapter: the ``ci`` recipe (which learns on a CPU)
+    run for ``steps`` updates, the rates constant for the first half and then decayed linearly to zero (a constant
+    rate tuned for a few hundred steps is too high to settle on), evaluated five times and checkpointed ten times
+    (a killed run resumes). ``steps`` is chosen per chapter so that the run takes about 30 minutes on one core of
+    the 2-core CPU machine this book is built on."""
+    return ci.replace(steps=steps, lr_schedule="linear", decay_start=0.5, log_every=max(10, steps // 200),
+                      eval_every=steps // 5, ckpt_every=steps // 10)
 
 
 def _is_int(v, types=(int, np.integer)) -> bool:
@@ -133,6 +160,8 @@ def _check_counts(cfg: TrainConfig) -> None:
         raise ValueError(f"TrainConfig.plateau_factor must lie in (0, 1), got {cfg.plateau_factor!r}")
     if not _is_int(cfg.plateau_patience, int) or cfg.plateau_patience < 0:
         raise ValueError(f"TrainConfig.plateau_patience must be an integer >= 0, got {cfg.plateau_patience!r}")
+    if not isinstance(cfg.decay_start, (int, float)) or not 0 <= cfg.decay_start < 1:
+        raise ValueError(f"TrainConfig.decay_start must lie in [0, 1) (a fraction of the steps), got {cfg.decay_start!r}")
     if cfg.min_lr < 0:
         raise ValueError(f"TrainConfig.min_lr must be >= 0, got {cfg.min_lr!r}")
     if not _is_int(cfg.seed) or cfg.seed < 0:

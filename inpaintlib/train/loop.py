@@ -27,7 +27,7 @@ from .config import TrainConfig
 from .distributed import DistContext, wrap_ddp
 from .fingerprint import run_fingerprint
 from .history import LOG_NAME, History, truncate_log
-from .steps import Parts, build_parts, discriminator_step, generator_step
+from .steps import Parts, build_parts, discriminator_step, generator_step, set_learning_rates
 
 __all__ = ["train"]
 
@@ -176,7 +176,8 @@ class _Run:
             for t, images in zip(range(self.start, cfg.steps), loader):
                 images, valid = prepare_batch(images, mask_fn, cfg, t, ctx)
                 with _explained(t + 1, cfg.batch_size // ctx.world):
-                    if parts.disc is not None:
+                    set_learning_rates(parts, cfg, t)
+                    for _ in range(cfg.d_steps if parts.disc is not None else 0):
                         discriminator_step(parts, d_loss_fn, d_net, images, valid, cfg.grad_clip)
                     generator_step(parts, loss_fn, net, images, valid, cfg.grad_clip)
                 self.after_update(t + 1, eval_fn, pbar)

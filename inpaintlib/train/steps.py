@@ -13,7 +13,8 @@ from torch import nn
 from .config import AMP_DTYPES, TrainConfig
 from .running import Accumulator
 
-__all__ = ["Parts", "build_parts", "make_optimizer", "split_loss", "discriminator_step", "generator_step"]
+__all__ = ["Parts", "build_parts", "make_optimizer", "set_learning_rates", "split_loss", "discriminator_step",
+           "generator_step"]
 
 
 @dataclass
@@ -75,6 +76,17 @@ def build_parts(model: nn.Module, discriminator: nn.Module | None, config: Train
                  scaler=torch.amp.GradScaler("cuda", enabled=use_scaler),
                  d_scaler=torch.amp.GradScaler("cuda", enabled=use_scaler),
                  use_amp=use_amp, amp_dtype=amp_dtype, acc=Accumulator(device))
+
+
+def set_learning_rates(parts: Parts, config: TrainConfig, step: int) -> None:
+    """Under ``lr_schedule="linear"`` set both optimisers' rates for update ``step`` (``config.lr_factor``)."""
+    if config.lr_schedule != "linear":
+        return
+    f = config.lr_factor(step)
+    for opt, base in ((parts.opt, config.lr), (parts.d_opt, config.d_lr or config.lr)):
+        if opt is not None:
+            for group in opt.param_groups:
+                group["lr"] = base * f
 
 
 def split_loss(out, what: str):

@@ -22,7 +22,7 @@ from ...chapter import train_model
 from ...config import dataclass_changes
 from ...masks import GENERATORS
 from ...metrics import Protocol
-from ...train import TrainConfig
+from ...train import TrainConfig, demo_schedule
 from .critics import CriticConfig, GlobalLocalCritic, LossWeights, critic_loss, generator_loss
 from .model import CtxAttnConfig, CtxAttnNet
 
@@ -66,6 +66,8 @@ def _paper_train() -> TrainConfig:
 
 
 CI_STEPS, CI_BATCH, CI_LR = 250, 4, 1e-3
+#: demo: ci's recipe and the network at twice the width, for this many updates (about 30 minutes on one core).
+DEMO_STEPS = 3500
 #: ci: 250 steps of batch 4 at 1e-3 (generator and critics). 1e-4 (DeepFill v1's) barely moves in a few hundred
 #: steps. In our tuning runs (outside the book, 64 px, sample scenes; single-threaded CPU time) 150 steps ended
 #: behind mean filling in the 40-50% bucket, batch 8 for 100 steps and 2e-3 learned less per CPU second, and
@@ -87,9 +89,9 @@ def ctxattn_training(scale: str = "paper", **overrides) -> CtxAttnTraining:
     if scale == "paper":
         recipe = paper
     elif scale == "demo":
-        recipe = dataclasses.replace(
-            paper, scale="demo", critic=dataclasses.replace(paper.critic, image_size=128, base=32),  # changed: 128 px
-            train=paper.train.replace(steps=20_000, log_every=100, eval_every=2000, ckpt_every=2000))  # changed
+        ci = ctxattn_training("ci")
+        recipe = dataclasses.replace(ci, scale="demo", train=demo_schedule(ci.train, DEMO_STEPS))  # changed: ci's
+        #                                                   recipe for DEMO_STEPS updates on a CPU (see demo_schedule)
     elif scale == "ci":
         recipe = dataclasses.replace(
             paper, scale="ci",
