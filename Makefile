@@ -3,7 +3,7 @@
 #                 book into _build/html
 #   make test   - set up .venv, run the unit tests, the notebooks, the book build, the browser and JupyterLab checks
 # Knobs: make book SCALE=demo CHAPTER=msfef DATA_ROOT=/data PARAMS="max_steps=2 batch=4" (extra notebook parameters)
-# Also:  make lab (JupyterLab on this checkout), make unit (tests without the notebooks), make clean
+# Also:  make lab (JupyterLab on this checkout), make demo PAPER=msfef (train and publish a demo model), make unit (tests without the notebooks), make clean
 
 PY       ?= python3
 VENV     ?= .venv
@@ -14,7 +14,7 @@ DATA_ROOT ?=
 PARAMS   ?=
 STAMP    := $(VENV)/.installed
 
-.PHONY: book test unit lab chromium clean
+.PHONY: book test unit lab demo chromium clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -37,6 +37,11 @@ test: $(STAMP) chromium
 # Unit tests only (no notebooks, no book): a quick loop while developing.
 unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not book"
+
+# Train one chapter's demo model on this CPU (about 30 minutes, one thread) and publish it to weights/:
+#   make demo PAPER=msfef   (msanet, deepgin, pmrfn, ctxattn)
+demo: $(STAMP)
+	$(BIN)/python -m inpaintlib.reproduce.demo $(PAPER)
 
 # JupyterLab on this checkout (open notebooks/<chapter>/NN_name.py with "Open With > Jupytext Notebook").
 lab: $(STAMP)

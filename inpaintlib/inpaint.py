@@ -30,8 +30,8 @@ follow the same polarity. An RGB mask is read as grey only if R = G = B everywhe
 
 work size (--work-size, what resolution the network really runs at):
   train   default for --checkpoint. Image and mask are resized so the longer side equals the size the network
-          was trained at (its config's image_size: 32 px for a ci checkpoint, 128 for demo, 256 for paper), the
-          network runs there (padded to its size multiple), and its output is upsampled into the hole. The holes
+          was trained at (its config's image_size: 32 px for MSFEF's ci checkpoint, 64 for the demo models,
+          256 for paper), the network runs there (padded to its size multiple), and its output is upsampled into the hole. The holes
           then have the scale the network learned, but the fill has that resolution: a ci checkpoint fills a
           600x512 photograph with a 32 px guess.
   native  default for --method. Run at the image's own size, padded by reflection (image and mask together)

@@ -183,6 +183,8 @@ def test_landing_pages_show_the_glued_numbers_not_the_roles(built_book):
 #: Each chapter's training notebook (the one that writes the checkpoint the later notebooks load).
 TRAINING_NOTEBOOKS = {"msfef": "02_training", "msanet": "02_training", "deepgin": "03_training",
                       "pmrfn": "03_training", "ctxattn": "03_training"}
+EVALUATION_NOTEBOOKS = {"msfef": "05_evaluation", "msanet": "05_evaluation", "deepgin": "06_evaluation",
+                        "pmrfn": "06_evaluation", "ctxattn": "06_evaluation"}
 
 
 @pytest.mark.book
@@ -223,3 +225,28 @@ def test_deepgin_table1_counts_and_the_exact_split_hold_in_the_book(built_book):
 
     assert int(arch["deepgin_params_paper"]) == DeepGINNet(DeepGINConfig.paper()).num_parameters()
     assert float(kn["notebooks/deepgin/02_masks_and_data"]["deepgin_split_roundtrip_max_abs"]) == 0.0
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("paper", sorted(EVALUATION_NOTEBOOKS))
+def test_every_shipped_demo_model_beats_its_ci_model_in_every_bucket(built_book, paper):
+    from inpaintlib.weights import Manifest
+
+    entries = [e for e in Manifest() if e["chapter"] == paper and e["scale"] == "demo"]
+    assert len(entries) == 1, f"weights/manifest.json must list exactly one demo checkpoint of {paper}"
+    assert entries[0]["size"] <= 16 * 2 ** 20 and entries[0]["training"]["steps"] > 0, entries[0]
+    ev = _key_numbers()[f"notebooks/{paper}/{EVALUATION_NOTEBOOKS[paper]}"]
+    gains = {k: float(v) for k, v in ev.items() if k.startswith(f"{paper}_demo_minus_ci_b")}
+    assert len(gains) == 6 and all(g > 0 for g in gains.values()), gains  # Liu et al.'s six buckets
+    assert float(ev[f"{paper}_demo_minus_ci_min_db"]) == pytest.approx(min(gains.values()), abs=0.011)
+    bench = _key_numbers()["notebooks/bench/01_quality"]
+    assert float(bench[f"bench_{paper}_demo_minus_ci_min_db"]) > 0  # the bench's own pairs agree
+
+
+@pytest.mark.book
+def test_bench_landing_page_shows_its_glued_numbers(built_book):
+    kn = _key_numbers()["notebooks/bench/01_quality"]
+    page = re.sub(r"<[^>]+>", " ", (built_book / "book" / "bench.html").read_text())
+    assert "glue:" not in page and "::bench_" not in page
+    for key in ("bench_irregular_leader", "bench_irregular_cannot_tell", "bench_msanet_demo_minus_ci_min_db"):
+        assert kn[key] in page, (key, kn[key])

@@ -7,11 +7,13 @@
 * :mod:`.tables` -- ours beside the paper's table (mean ± std over seeds), compact enough for the page;
 * :mod:`.verdict` -- does our ordering agree with the paper's? decided pair by pair against the seed spread;
 * :mod:`.summary` -- the trained network against mean filling, bucket by bucket (every training notebook);
+* :mod:`.demo` -- the ci model of the build against the demo model shipped in ``weights/``;
 * :mod:`.figures` -- the completion grid, learning curve against a baseline, differences to a reference variant.
 
 Notebooks import from here and from their paper package; nothing here knows a particular paper.
 """
 from .data import ChapterData, chapter_data, per_bucket_for, test_masks
+from .demo import DEMO_SIZE, TRAINING_NOTEBOOKS, at_training_size, ci_model, demo_against_ci, demo_model
 from .figures import completion_grid, cost_by_part, delta_bars, learning_curve, training_terms
 from .runs import (checkpoint_path, evaluate_methods, load_trained, predictor, run_variants, shipped_checkpoints,
                    train_model)
@@ -20,6 +22,7 @@ from .tables import beside_paper, paper_frame, show, versus
 from .verdict import Verdict, compare_to_paper
 
 __all__ = [
+    "DEMO_SIZE", "TRAINING_NOTEBOOKS", "at_training_size", "ci_model", "demo_against_ci", "demo_model",
     "against_mean_fill", "learning_summary", "ChapterData", "chapter_data", "per_bucket_for", "test_masks", "completion_grid", "cost_by_part", "delta_bars", "learning_curve",
     "training_terms", "checkpoint_path", "evaluate_methods", "load_trained", "shipped_checkpoints", "predictor",
     "run_variants", "train_model", "beside_paper", "paper_frame", "show", "versus", "Verdict", "compare_to_paper",

@@ -5,8 +5,9 @@ v1's (REFERENCE.md): spatially discounted L1 + L1 on known pixels for both stage
 critic, Adam 1e-4 with betas (0.5, 0.9), batch 16. ``ctxattn_training("paper")`` is that; ``demo`` and ``ci``
 derive from it and change only what a smaller scale needs, each change visible in :func:`changes_from_paper`.
 
-One deviation at every scale, stated: DeepFill v1 takes 5 critic steps per generator step; the library's loop
-(:func:`inpaintlib.train.train`) takes one, so ours take one.
+Critic steps: DeepFill v1 takes 5 critic updates per generator update (REFERENCE.md); ``paper()`` does the same
+(``TrainConfig(d_steps=5)``: :func:`inpaintlib.train.train` updates the critics 5 times on the same batch before each
+generator update). ``ci`` (and ``demo``, which derives from it) takes 1 (changed: cost, see :data:`CI_D_STEPS`).
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ __all__ = ["CtxAttnTraining", "ctxattn_training", "changes_from_paper", "describ
 
 #: Table I's hole-ratio buckets ("10-20%", "40-50%"); the paper does not say which ends are closed: (lo, hi].
 TABLE1_BUCKETS = ((0.1, 0.2), (0.4, 0.5))
-#: Critic steps per generator step in DeepFill v1 (REFERENCE.md); ours: 1 (the library's loop).
+#: Critic updates per generator update in DeepFill v1 (REFERENCE.md); paper() uses it (TrainConfig.d_steps).
 CRITIC_STEPS_REFERENCE = 5
 
 
@@ -59,6 +60,7 @@ def _paper_train() -> TrainConfig:
         batch_size=16,  # REFERENCE.md (DeepFill v1)
         lr=1e-4, betas=(0.5, 0.9),  # REFERENCE.md: Adam lr 1e-4, betas (0.5, 0.9) ...
         d_lr=1e-4, d_betas=(0.5, 0.9),  # ... for the critics too
+        d_steps=CRITIC_STEPS_REFERENCE,  # REFERENCE.md: 5 critic updates (on the same batch) per generator update
         log_every=100, eval_every=10_000, ckpt_every=10_000,  # our choice
         amp=False,  # our choice: the gradient penalty's double backward in float32
         seed=0,
@@ -66,6 +68,10 @@ def _paper_train() -> TrainConfig:
 
 
 CI_STEPS, CI_BATCH, CI_LR = 250, 4, 1e-3
+#: ci critic updates per generator update: 1 instead of DeepFill v1's 5 (cost: measured outside the book on one
+#: loaded core, 20 ci steps of batch 4 took about 0.2 s each with 1 critic update and 0.43 s with 5, so 5 would more
+#: than double 03_training; the ci recipe (CI_LR, CI_ADVERSARIAL) was tuned with 1). demo derives from ci: 1.
+CI_D_STEPS = 1
 #: demo: ci's recipe and the network at twice the width, for this many updates (about 30 minutes on one core).
 DEMO_STEPS = 3500
 #: ci: 250 steps of batch 4 at 1e-3 (generator and critics). 1e-4 (DeepFill v1's) barely moves in a few hundred
@@ -99,6 +105,7 @@ def ctxattn_training(scale: str = "paper", **overrides) -> CtxAttnTraining:
             losses=paper.losses.replace(adversarial=CI_ADVERSARIAL),  # changed: see CI_ADVERSARIAL
             train=paper.train.replace(steps=CI_STEPS, batch_size=CI_BATCH,  # changed: 2 CPU cores
                                       lr=CI_LR, d_lr=CI_LR,  # changed: see CI_LR
+                                      d_steps=CI_D_STEPS,  # changed: 5 -> 1 critic update (cost; CI_D_STEPS)
                                       log_every=10, eval_every=CI_STEPS // 5, ckpt_every=None))  # changed
     else:
         raise ValueError(f"scale must be 'ci', 'demo' or 'paper', got {scale!r}")
@@ -117,7 +124,7 @@ def describe(model_config: CtxAttnConfig, recipe: CtxAttnTraining) -> str:
     return "\n".join([
         f"{recipe.scale} scale, model changes from paper(): {model_config.changes_from_paper() or 'none'}",
         f"{recipe.scale} scale, recipe changes from the paper's: {changes_from_paper(recipe) or 'none'}",
-        f"critic steps per generator step: 1 (DeepFill v1: {CRITIC_STEPS_REFERENCE}; the library's loop takes one)"])
+        f"critic updates per generator update: {recipe.train.d_steps} (DeepFill v1: {CRITIC_STEPS_REFERENCE})"])
 
 
 def table1_protocol(metrics: tuple[str, ...] = ("psnr", "ssim", "l1")) -> Protocol:

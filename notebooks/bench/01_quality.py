@@ -1,0 +1,139 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Bench 1: quality under one protocol
+#
+# None of the five papers compares itself with the other four, and their own tables cannot be set side by side:
+# different datasets, masks, image sizes and metric definitions. Here every network of the book and three classical
+# methods fill the **same holes in the same photographs** and are scored the same way. Each network enters twice:
+# its `ci` model, trained by the chapter's training notebook in this build (seconds to minutes on 2 CPU cores), and
+# its `demo` model from `weights/`, trained on the same CPU for about 30 minutes by
+# `make demo PAPER=<chapter>` (ci's recipe with twice ci's widths; the manifest records steps, wall
+# time and commit). Neither is the paper's model: no number here says how the papers' networks compare at 256 px
+# on their datasets.
+#
+# **Protocol** (`inpaintlib.bench.quality`): the 16 test photographs of the sample scenes at 64 px (never trained
+# on); three fixed mask sets: Liu et al.'s irregular masks in six hole-ratio buckets (8 per bucket), the 25% centre
+# box on every photograph, and DeepGIN's three types (box, cellular automaton, free-form; 8 each); mask *k* with
+# photograph *k* mod 16; every network at the size it was trained at, the classical methods at 64 px; PSNR, SSIM
+# and L1 (%) of the composite over the whole image. LPIPS and FID need network weights that cannot be downloaded
+# here, so they are not computed. Each network was trained with one seed, so the spread shown is the standard error
+# over the test pairs; whether two methods differ is decided pair by pair (the difference on the same pairs against
+# two standard errors). The chapters' ablations show the seed spread of their variants.
+
+# %% tags=["parameters"]
+scale = "ci"
+seed = 0
+papers = ["msfef", "msanet", "deepgin", "pmrfn", "ctxattn"]
+exemplar = True  # exemplar-based inpainting is the slowest method here (about half the notebook's time)
+
+# %% tags=["hide-input"]
+import matplotlib.pyplot as plt
+from IPython.display import Markdown, display
+
+from inpaintlib import viz
+from inpaintlib.bench import quality as Q
+from inpaintlib.chapter import completion_grid, show
+from inpaintlib.paths import artifact_dir
+from inpaintlib.record import record
+
+images, sets = Q.test_photographs(), Q.mask_sets(seed=seed)
+for name, (masks, _) in sets.items():
+    print(f"{name}: {len(masks)} masks")
+viz.mask_strip([m[0].numpy() for m in sets["DeepGIN types"][0][:6]] + [sets["centre box"][0][0, 0].numpy()],
+               suptitle="DeepGIN's three types and the centre box (white = known)");
+
+# %% [markdown]
+# The demo models, as `weights/manifest.json` records them (each trained by `make demo PAPER=<chapter>` on
+# the CPU named there, with the thread count shown; the test PSNR is the one its training notebook logged on the
+# ci test pairs at the end):
+
+# %%
+demos = Q.demo_checkpoints()
+show(demos, "demo models in weights/")
+if len(demos):
+    record("bench_demo_wall_min_lo", float(demos["wall (min)"].min()), 1)
+    record("bench_demo_wall_min_hi", float(demos["wall (min)"].max()), 1)
+
+# %% [markdown]
+# ## Scores
+#
+# The scores of every pair are kept (`quality_pairs.csv`) and summarised as mean ± standard error per method and
+# bucket (`quality.csv`, which the cost notebook reads).
+
+# %%
+methods = Q.methods(papers)
+if not exemplar:
+    methods.pop(("exemplar", "-"))
+pairs = Q.score(methods, images, sets)
+summ = Q.summary(pairs)
+out = artifact_dir("bench", scale)
+pairs.to_csv(out / "quality_pairs.csv", index=False)
+summ.to_csv(out / "quality.csv", index=False)
+show(Q.table(summ, "irregular"), "PSNR (dB) by hole ratio, irregular masks, 64 px, mean ± standard error over the "
+     "8 pairs of a bucket (48 in all)", digits=None)
+Q.bucket_figure(summ)
+plt.show()
+
+# %%
+for metric, unit in (("ssim", ""), ("l1", " (%, lower is better)")):
+    show(Q.table(summ, "irregular", metric, 3), f"{metric.upper()}{unit} by hole ratio, irregular masks")
+for name in ("centre box", "DeepGIN types"):
+    show(Q.table(summ, name), f"PSNR (dB), {name}, mean ± standard error")
+
+# %% [markdown]
+# ## Rankings
+#
+# Per bucket, the methods in order of mean PSNR; between neighbours `>` where the paired difference exceeds two
+# standard errors and `≈` ("cannot tell") where it does not. A chain of `≈` does not make its ends equal: read
+# each link on its own.
+
+# %%
+texts = []
+for name in sets:
+    rank = Q.ranking(pairs, name)
+    show(rank[["ranking"]], f"{name}: ranking by PSNR")
+    texts.append(Q.describe_rankings(rank, name))
+    record(f"bench_{name.replace(' ', '_').lower()}_cannot_tell", int(rank["cannot_tell"].sum()))
+display(Markdown(" ".join(texts)))
+
+# %% [markdown]
+# ## Demo against ci
+#
+# Each demo model against its own ci model, on the same irregular pairs: mean PSNR of the demo model minus that of
+# the ci model, per bucket.
+
+# %%
+gain = Q.demo_gain(pairs)
+show(gain, "demo minus ci, PSNR (dB), irregular masks", digits=2)
+for method, row in gain.iterrows():
+    record(f"bench_{method.replace('-', '').lower()}_demo_minus_ci_min_db", float(row.min()), 2)
+ahead = [m for m, row in gain.iterrows() if (row > 0).all()]
+display(Markdown(f"{len(ahead)} of {len(gain)} demo models are ahead of their ci model in every bucket"
+                 + (f" ({', '.join(ahead)})." if ahead else ".")))
+lead = Q.ranking(pairs, "irregular")["ranking"].map(Q.leader)
+record("bench_irregular_leader", lead.mode()[0])
+record("bench_irregular_leader_buckets", int((lead == lead.mode()[0]).sum()))
+display(Markdown(f"At this scale the best mean PSNR in the irregular buckets goes to **{lead.mode()[0]}** in "
+                 f"{int((lead == lead.mode()[0]).sum())} of {len(lead)} buckets."))
+
+# %% [markdown]
+# ## Completions side by side
+#
+# The same four inputs for every method: a small and a large irregular hole, the centre box, a free-form stroke.
+# The classical methods and the ci models first, then the demo models.
+
+# %%
+ex_images, ex_masks, rows = Q.example_inputs(sets, images)
+for ckpts, title in ((("-", "ci"), "classical methods and ci models"), (("demo",), "demo models")):
+    chosen = {Q.display_name(m, c): fn for (m, c), fn in methods.items() if c in ckpts}
+    completion_grid(chosen, ex_images, ex_masks, title=f"{title}, 64 px", row_labels=rows)
+    plt.show()
