@@ -8,8 +8,9 @@ methods on the same test photographs and the same fixed mask sets, scored the sa
 * pairing: mask ``k`` with photograph ``k mod 16`` (every mask and every photograph used);
 * methods: networks at their training size (:func:`inpaintlib.chapter.at_training_size`), classical methods at
   64 px; exemplar-based inpainting with 5x5 patches (no 9x9 patch is fully known under many large masks);
-* metrics on the composite over the whole image: PSNR, SSIM, L1 in % (LPIPS and FID need weights that cannot be
-  downloaded here); the spread is the standard error over the pairs; rankings compare methods pair by pair.
+* metrics on the composite over the whole image: PSNR, SSIM, L1 in %, and LPIPS where its weights are installed
+  (they cannot be downloaded here); no FID: with 16 test photographs its estimate is dominated by its small-sample
+  bias (the Foundations chapter's metrics notebook shows it); the spread is the standard error over the pairs; rankings compare methods pair by pair.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from ..masks import center_box_mask, to_tensor
 from ..metrics import Protocol, evaluate
 from ..papers.deepgin.masks import deepgin_masks
 
-__all__ = ["SIZE", "LABELS", "test_photographs", "mask_sets", "methods", "score", "summary", "ranking",
+__all__ = ["SIZE", "LABELS", "protocol", "test_photographs", "mask_sets", "methods", "score", "summary", "ranking",
            "demo_gain", "describe_rankings", "leader", "display_name", "table", "bucket_figure",
            "example_inputs"]
 
@@ -35,7 +36,14 @@ SIZE = 64
 #: Display names of the networks.
 LABELS = {"msfef": "MSFEF", "msanet": "MSA-Net", "deepgin": "DeepGIN", "pmrfn": "PMRFN", "ctxattn": "CtxAttn"}
 DEEPGIN_TYPES = ("box", "cellular automaton", "free-form")
-PROTOCOL = Protocol(metrics=("psnr", "ssim", "l1"))
+
+
+def protocol() -> Protocol:
+    """PSNR, SSIM and L1 on the composite over the whole image; LPIPS too where its weights are installed (the
+    ``lpips`` package on a machine with network access): :func:`inpaintlib.metrics.lpips_available`."""
+    from ..metrics import lpips_available
+
+    return Protocol(metrics=("psnr", "ssim", "l1") + (("lpips",) if lpips_available()[0] else ()))
 
 
 def test_photographs(size: int = SIZE) -> torch.Tensor:
@@ -81,11 +89,11 @@ def methods(papers=tuple(LABELS), classical: bool = True) -> dict[tuple[str, str
 
 def score(predictors: Mapping[tuple[str, str], Callable], images: torch.Tensor, sets: Mapping[str, tuple]) -> pd.DataFrame:
     """One row per (method, checkpoint, mask set, pair): ``bucket, image, mask, psnr, ssim, l1``."""
-    frames = []
+    frames, proto = [], protocol()
     for (name, ckpt), fn in predictors.items():
         for set_name, (masks, labels) in sets.items():
             given = all(isinstance(b, int) for b in labels)  # bucket indices, else our own labels (set below)
-            f = evaluate(fn, images, masks, PROTOCOL, mask_buckets=labels if given else None).per_image
+            f = evaluate(fn, images, masks, proto, mask_buckets=labels if given else None).per_image
             if not given:
                 f["bucket"] = [labels[m] for m in f["mask"]]
             frames.append(f.assign(method=name, checkpoint=ckpt, mask_set=set_name))
@@ -96,7 +104,7 @@ def summary(pairs: pd.DataFrame) -> pd.DataFrame:
     """Mean and standard error per (method, checkpoint, mask set, bucket incl. ``"all"``, metric): the tidy table
     the cost notebook reads (``quality.csv``), with ``n`` the number of pairs scored (NaN pairs dropped)."""
     long = pairs.melt(id_vars=["method", "checkpoint", "mask_set", "bucket", "image", "mask"],
-                      value_vars=list(PROTOCOL.metrics), var_name="metric").dropna(subset=["value"])
+                      value_vars=[m for m in ("psnr", "ssim", "l1", "lpips") if m in pairs], var_name="metric").dropna(subset=["value"])
     both = pd.concat([long, long.assign(bucket="all")])
     g = both.groupby(["method", "checkpoint", "mask_set", "bucket", "metric"], sort=False)["value"]
     out = g.agg(mean="mean", n="count", sd="std").reset_index()

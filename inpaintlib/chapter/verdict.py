@@ -51,6 +51,13 @@ class Verdict:
         return (f"A ranks above B only if the difference of the means over {self.n_seeds} seed(s) exceeds {self.k:g} "
                 "combined standard errors")
 
+    def record(self, prefix: str) -> None:
+        """Record the counts as key numbers ``<prefix>_agrees``, ``<prefix>_disagrees``, ``<prefix>_cannot``."""
+        from ..record import record
+
+        for k, n in self.counts.items():
+            record(f"{prefix}_{k.split()[0]}", n)
+
     def pair(self, a: str, b: str) -> pd.Series:
         """The row of the pair (a, b), in either order (oriented as stored)."""
         hit = self.pairs[((self.pairs.a == a) & (self.pairs.b == b)) | ((self.pairs.a == b) & (self.pairs.b == a))]

@@ -24,8 +24,9 @@
 # on); three fixed mask sets: Liu et al.'s irregular masks in six hole-ratio buckets (8 per bucket), the 25% centre
 # box on every photograph, and DeepGIN's three types (box, cellular automaton, free-form; 8 each); mask *k* with
 # photograph *k* mod 16; every network at the size it was trained at, the classical methods at 64 px; PSNR, SSIM
-# and L1 (%) of the composite over the whole image. LPIPS and FID need network weights that cannot be downloaded
-# here, so they are not computed. Each network was trained with one seed, so the spread shown is the standard error
+# and L1 (%) of the composite over the whole image, and LPIPS where its weights are installed (they cannot be
+# downloaded here). No FID: with 16 photographs its estimate is dominated by its small-sample bias (see the
+# Foundations chapter's metrics notebook). Each network was trained with one seed, so the spread shown is the standard error
 # over the test pairs; whether two methods differ is decided pair by pair (the difference on the same pairs against
 # two standard errors). The chapters' ablations show the seed spread of their variants.
 
@@ -46,8 +47,7 @@ from inpaintlib.paths import artifact_dir
 from inpaintlib.record import record
 
 images, sets = Q.test_photographs(), Q.mask_sets(seed=seed)
-for name, (masks, _) in sets.items():
-    print(f"{name}: {len(masks)} masks")
+print("masks per set:", {name: len(masks) for name, (masks, _) in sets.items()})
 viz.mask_strip([m[0].numpy() for m in sets["DeepGIN types"][0][:6]] + [sets["centre box"][0][0, 0].numpy()],
                suptitle="DeepGIN's three types and the centre box (white = known)");
 

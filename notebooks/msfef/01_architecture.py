@@ -125,12 +125,7 @@ if scale != "paper":
 counts, n = F.parameter_counts(paper_model)
 record("msfef_params_model", n["model"]), record("msfef_params_table2", n["table2"])
 show(counts, "Parameters, paper configuration")
-diff = n["model"] - n["table2"]
-display(Markdown(
-    f"The model has **{n['model']:,}** parameters ({n['model'] / 1e6:.2f} M); the convolutions listed in Table 2 imply "
-    f"**{n['table2']:,}**. The difference, {diff:,}, is {'exactly' if diff == n['fusion'] + n['norm'] else 'not exactly'}"
-    f" the {n['fusion']:,} fusion weights plus the {n['norm']:,} affine parameters of the normalisation layers. "
-    f"The four MSFEF modules hold {n['msfef'] / n['model']:.0%} of the parameters."))
+display(Markdown(F.parameter_text(n)))
 
 # %% [markdown]
 # ## Multiply-accumulates at 256x256
@@ -179,12 +174,6 @@ except ValueError as e:
 
 # %%
 fig, growth = F.mask_growth(paper_cfg)
-h3, h7, b7 = (growth["hole"][k] for k in ("3x3 mask (network)", "7x7 mask kept", "7x7 branch"))
-closed3, closed7 = (next((growth["stages"][i] for i, h in enumerate(c) if h == 0), "never") for c in (h3, h7))
+closed3, text = F.growth_text(growth)
 record("msfef_hole_closed_stage_3x3", closed3)
-last = len(b7) - 1
-display(Markdown(
-    f"With the 3x3 branch's mask a centred 45% hole is closed after **{closed3}**; had the module kept the 7x7 "
-    f"branch's mask it would be closed after **{closed7}**. Inside {growth['stages'][last]} the 7x7 branch leaves "
-    f"{b7[last]:.1%} of the positions in the hole against {h3[last]:.1%} for the 3x3 branch, but the module discards "
-    "what the larger kernels see beyond the 3x3 branch's reach (the fused output is multiplied by $M'_3$)."))
+display(Markdown(text))

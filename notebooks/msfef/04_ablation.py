@@ -95,11 +95,9 @@ for pname, table in beside_paper(runs, PAPER_TABLE1, names, buckets, scale, "pap
 
 # %%
 verdicts = {m: compare_to_paper(runs, PAPER_TABLE1[p], m, buckets) for p, m in names.items() if m in metrics}
-for p, m in names.items():
-    if m in verdicts:
-        display(Markdown(verdicts[m].text(scale, p)))
-        for k, v in verdicts[m].counts.items():
-            record(f"msfef_ablation_{m}_{k.split()[0]}", v)
+display(Markdown("\n\n".join(verdicts[m].text(scale, p) for p, m in names.items() if m in verdicts)))
+for m, v in verdicts.items():
+    v.record(f"msfef_ablation_{m}")
 central = {p: verdicts[m].pair("All loss + MSFEF", "All loss + No MSFEF") for p, m in names.items() if m in verdicts}
 show(pd.DataFrame(central).T[["ours_diff", "ours_se", "paper_diff", "verdict"]],
      "The central claim, All loss + MSFEF against All loss + No MSFEF (difference > 0: MSFEF better)", digits=4)
@@ -115,20 +113,13 @@ record("msfef_ablation_msfef_vs_nomsfef_psnr", central["PSNR"]["verdict"])
 # $10\log_{10}(1/(L2 + 0.00005))$ cannot come from that L2 under either averaging), and are there repeated cells?
 
 # %%
-best, wins = checks.best_rows(buckets=buckets), checks.wins()
-l2 = checks.psnr_vs_l2(buckets=buckets)
-bad, rep = l2[~l2.consistent], checks.repeated_cells(buckets=buckets)
-n_best = int((best == "All loss + MSFEF").sum().sum())
-record("msfef_table1_full_model_best_cells", f"{n_best}/{best.size}")
-record("msfef_table1_psnr_l2_inconsistent_cells", len(bad))
-show(best, "Best row of paper Table 1 per metric and bucket")
-show(bad.drop(columns="consistent").round(3), "Paper Table 1 cells whose PSNR is below what their L2 allows")
-show(rep, "Paper Table 1 values repeated across rows of one bucket")
-display(Markdown(
-    f"In the paper's Table 1, \"All loss + MSFEF\" is the best row in {n_best} of {best.size} metric-bucket cells; "
-    f"it beats \"All loss + No MSFEF\" in " + ", ".join(f"{w} of 5 {m} buckets" for m, w in wins.items())
-    + f". {len(bad)} of {len(l2)} PSNR cells lie below the bound their L2 allows; {len(rep)} values repeat across "
-    "rows of one bucket (transcribed as printed)."))
+t1 = checks.table1_findings(buckets)
+record("msfef_table1_full_model_best_cells", f"{t1['n_best']}/{t1['best'].size}")
+record("msfef_table1_psnr_l2_inconsistent_cells", len(t1["inconsistent"]))
+show(t1["best"], "Best row of paper Table 1 per metric and bucket")
+show(t1["inconsistent"].round(3), "Paper Table 1 cells whose PSNR is below what their L2 allows")
+show(t1["repeated"], "Paper Table 1 values repeated across rows of one bucket")
+display(Markdown(t1["text"]))
 
 # %% [markdown]
 # ## PSNR of each variant relative to "All loss + MSFEF"

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .tables import PAPER_TABLE1, PAPER_TABLE1_METRICS
 
-__all__ = ["psnr_vs_l2", "repeated_cells", "best_rows", "wins"]
+__all__ = ["psnr_vs_l2", "repeated_cells", "best_rows", "wins", "table1_findings"]
 
 L2_HALF_UNIT = 0.00005  # half of the last printed digit of Table 1's L2 (4 decimals)
 
@@ -71,3 +71,19 @@ def wins(table: Mapping = PAPER_TABLE1, a: str = "All loss + MSFEF", b: str = "A
         higher = PAPER_TABLE1_METRICS[metric][1]
         out[metric] = sum((x > y) if higher else (x < y) for x, y in zip(rows[a], rows[b]))
     return pd.Series(out, name=f"buckets where {a} beats {b}")
+
+
+def table1_findings(buckets: Sequence[str] | None = None) -> dict:
+    """Everything the ablation notebook reads from the paper's Table 1 itself: ``best`` (best row per cell),
+    ``inconsistent`` (PSNR cells below the bound their L2 allows), ``repeated`` (values repeated across rows),
+    ``n_best`` (cells where "All loss + MSFEF" is best) and ``text``, a sentence generated from these numbers."""
+    best, w = best_rows(buckets=buckets), wins()
+    l2 = psnr_vs_l2(buckets=buckets)
+    bad, rep = l2[~l2.consistent], repeated_cells(buckets=buckets)
+    n_best = int((best == "All loss + MSFEF").sum().sum())
+    text = (f"In the paper's Table 1, \"All loss + MSFEF\" is the best row in {n_best} of {best.size} metric-bucket "
+            f"cells; it beats \"All loss + No MSFEF\" in " + ", ".join(f"{v} of 5 {m} buckets" for m, v in w.items())
+            + f". {len(bad)} of {len(l2)} PSNR cells lie below the bound their L2 allows; {len(rep)} values repeat "
+            "across rows of one bucket (transcribed as printed).")
+    return {"best": best, "inconsistent": bad.drop(columns="consistent"), "repeated": rep, "n_best": n_best,
+            "text": text}

@@ -228,3 +228,26 @@ def architecture_figure(model: MSFEFNet, size: int = 256) -> Figure:
     ax.set_title("MSFEFNet from the model object (orange: MSFEF stages; blue: PConv; green: decoder)", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def parameter_text(n: dict) -> str:
+    """The sentence on the paper configuration's parameter count (``n`` from :func:`parameter_counts`), generated
+    from the counts: model against Table 2, and whether fusion weights plus normalisation explain the difference."""
+    diff = n["model"] - n["table2"]
+    return (f"The model has **{n['model']:,}** parameters ({n['model'] / 1e6:.2f} M); the convolutions listed in "
+            f"Table 2 imply **{n['table2']:,}**. The difference, {diff:,}, is "
+            f"{'exactly' if diff == n['fusion'] + n['norm'] else 'not exactly'} the {n['fusion']:,} fusion weights "
+            f"plus the {n['norm']:,} affine parameters of the normalisation layers. The four MSFEF modules hold "
+            f"{n['msfef'] / n['model']:.0%} of the parameters.")
+
+
+def growth_text(growth: dict) -> tuple[str, str]:
+    """``(stage where the 3x3 mask closes the hole, sentence)`` from :func:`mask_growth`'s numbers."""
+    h3, h7, b7 = (growth["hole"][k] for k in ("3x3 mask (network)", "7x7 mask kept", "7x7 branch"))
+    closed3, closed7 = (next((growth["stages"][i] for i, h in enumerate(c) if h == 0), "never") for c in (h3, h7))
+    last = len(b7) - 1
+    return closed3, (
+        f"With the 3x3 branch's mask a centred 45% hole is closed after **{closed3}**; had the module kept the 7x7 "
+        f"branch's mask it would be closed after **{closed7}**. Inside {growth['stages'][last]} the 7x7 branch leaves "
+        f"{b7[last]:.1%} of the positions in the hole against {h3[last]:.1%} for the 3x3 branch, but the module "
+        "discards what the larger kernels see beyond the 3x3 branch's reach (the fused output is multiplied by $M'_3$).")
