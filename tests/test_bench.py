@@ -91,6 +91,11 @@ def test_publish_demo_copies_the_checkpoint_and_writes_a_complete_manifest_entry
     assert saved["metrics"] == {"test_psnr": 23.4568} and entry["sha256"] == saved["sha256"]
     with pytest.raises(ValueError, match="unknown chapter"):
         publish_demo(tmp_path, "lama", ckpt, 1.0, 1, None)
+    # a first stage beside the model (DeepGIN's warm-up) is counted in the steps
+    save_checkpoint(ckpt.parent / "warmup" / "model.safetensors", torch.nn.Conv2d(3, 3, 1), meta={"step": 15})
+    again = publish_demo(tmp_path, "msanet", ckpt, wall_s=61.0, threads=1, cpu_s=None)
+    assert again["training"]["steps"] == 55 and again["training"]["warmup_steps"] == 15
+    assert len(Manifest(tmp_path / "weights" / "manifest.json")) == 1  # replaced, not added twice
 
 
 def test_your_image_names_resolve_and_bad_names_are_refused():

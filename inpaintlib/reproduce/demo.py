@@ -76,6 +76,8 @@ def publish_demo(root: Path, paper: str, ckpt: Path, wall_s: float, threads: int
     shutil.copyfile(ckpt, dst)
     shutil.copyfile(sidecar_path(ckpt), sidecar_path(dst))
     meta = read_sidecar(dst)
+    warm = ckpt.parent / "warmup" / "model.safetensors"  # a first stage (DeepGIN's warm-up) counts as well
+    warmup = int(read_sidecar(warm).get("step") or 0) if warm.is_file() else 0
     man = Manifest(root / "weights" / "manifest.json")
     entry = man.add_entry(
         name, chapter=paper, model=meta.get("model", ""), scale="demo", file=f"weights/{name}.safetensors",
@@ -86,7 +88,8 @@ def publish_demo(root: Path, paper: str, ckpt: Path, wall_s: float, threads: int
         "command": f"python -m inpaintlib.reproduce.demo {paper} --threads {threads}",
         "data": "the sample scenes' training photographs (inpaintlib.datasets), random 64 px crops",
         "image_size": (meta.get("config") or {}).get("image_size"),
-        "steps": meta.get("step"),
+        **({"warmup_steps": warmup} if warmup else {}),
+        "steps": meta.get("step", 0) + warmup,
         "wall_s": round(wall_s, 1),
         "cpu_s": None if cpu_s is None else round(cpu_s, 1),
         "threads": threads,

@@ -26,6 +26,7 @@ from torch import nn
 
 from ..._validate import check_network_input
 from ...config import ScaledConfig
+from ...network import InpaintingNet
 from ...layers.attention import ATTENTIONS
 from ...layers.multiscale_attention import MSAU, STRUCTURES, RestorationUnit
 from ...layers.partial_conv import maxpool_mask_update
@@ -102,7 +103,7 @@ class MSANetConfig(ScaledConfig):
         return self.branch_channels / 48
 
 
-class MSANet(nn.Module):
+class MSANet(InpaintingNet):
     """MSA-Net: ``forward(image, valid) -> output`` (N x 3 x H x W in [0, 1]); ``forward(..., return_features=True)``
     also returns the named feature maps of :data:`LOSS_FEATURES` (Sect. 3.5); ``composite`` pastes the known pixels
     back; ``trace`` returns every intermediate map and mask for the chapter's figures."""
@@ -173,13 +174,6 @@ class MSANet(nn.Module):
         return t["output"]
 
     @torch.no_grad()
-    def composite(self, image: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """``valid * image + (1 - valid) * output``."""
-        return valid * image + (1 - valid) * self(image, valid)
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
     def parts(self) -> dict[str, nn.Module]:
         """The network's parts by name (for parameter and MAC tables)."""
         d = {"FE conv": self.fe1, "FE downsampling": self.fe2}

@@ -35,6 +35,7 @@ from torch import nn
 
 from ..._validate import check_network_input
 from ...config import ScaledConfig
+from ...network import InpaintingNet
 from ...layers.multiscale_fusion import MSFEFModule
 from ...layers.partial_conv import PartialConv2d
 
@@ -166,7 +167,7 @@ class DecoderStage(nn.Module):
         return y, valid[:, :1]
 
 
-class MSFEFNet(nn.Module):
+class MSFEFNet(InpaintingNet):
     """The MSFEF inpainting network (Sect. 3.2, Fig. 1, Table 2).
 
     ``forward(image, valid) -> output`` (N x 3 x H x W): the raw network output in image space (no
@@ -174,6 +175,8 @@ class MSFEFNet(nn.Module):
     ``valid * image + (1 - valid) * clamp(output, 0, 1)``. ``encode(image, valid, return_branches=True)``
     exposes each encoder stage's features, mask and (for MSFEF stages) the per-branch outputs and masks.
     """
+
+    clamp_composite = True  # Sect. 3.3: the composite of the clipped output
 
     def __init__(self, config: MSFEFConfig | None = None):
         super().__init__()
@@ -247,11 +250,6 @@ class MSFEFNet(nn.Module):
         return x
 
     @torch.no_grad()
-    def composite(self, image: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """``valid * image + (1 - valid) * clamp(output, 0, 1)`` (the composite of Sect. 3.3)."""
-        out = self(image, valid).clamp(0, 1)
-        return valid * image + (1 - valid) * out
-
     def architecture_table(self) -> list[dict]:
         """Table 2 regenerated from the module objects (one row per stage; upsampling/concat folded in)."""
         rows = []
@@ -277,8 +275,5 @@ class MSFEFNet(nn.Module):
                 "concat with": s.skip_name + (f" (#{self.config.depth - j - 1})" if s.skip_name != "Input" else ""),
             })
         return rows
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
 
 
