@@ -106,3 +106,36 @@ def test_your_image_names_resolve_and_bad_names_are_refused():
     assert torch.equal(out["biharmonic"][valid.expand_as(image).bool()], image[valid.expand_as(image).bool()])
     with pytest.raises(ValueError, match="unknown method 'lama'"):
         yours.resolve("lama")
+
+
+def test_a_checkpoint_over_the_limit_is_published_in_float16_and_loads_into_the_float32_network(tmp_path,
+                                                                                              monkeypatch):
+    import inpaintlib.reproduce.demo as D
+    from inpaintlib.chapter import load_trained
+    from inpaintlib.papers.ctxattn import CtxAttnConfig, CtxAttnNet
+    from inpaintlib.weights import load_checkpoint, save_checkpoint
+
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "manifest.json").write_text(json.dumps({"schema_version": 1, "checkpoints": []}))
+    cfg = CtxAttnConfig.ci()
+    torch.manual_seed(0)
+    net = CtxAttnNet(cfg).eval()
+    ckpt = tmp_path / "run" / "model.safetensors"
+    save_checkpoint(ckpt, net, meta={"paper": "ctxattn", "model": "CtxAttnNet", "scale": "demo", "config": cfg,
+                                     "step": 7, "git_commit": "abc1234"})
+    monkeypatch.setattr(D, "MAX_BYTES", ckpt.stat().st_size - 1)
+    entry = D.publish_demo(tmp_path, "ctxattn", ckpt, wall_s=1.0, threads=1, cpu_s=1.0)
+    dst = tmp_path / entry["file"]
+    tensors, meta = load_checkpoint(dst)
+    assert meta["stored_dtype"] == "float16" and meta["git_commit"] == "abc1234" and entry["commit"] == "abc1234"
+    assert all(t.dtype == torch.float16 for t in tensors.values() if t.is_floating_point())
+    assert dst.stat().st_size < 0.6 * ckpt.stat().st_size
+    loaded = load_trained(dst)
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    x, v = torch.rand(1, 3, 64, 64), torch.ones(1, 1, 64, 64)
+    v[..., 20:40, 20:40] = 0
+    with torch.no_grad():
+        assert (loaded(x, v) - net(x, v)).abs().max() < 1e-2  # float16 rounding of the weights only
+    monkeypatch.setattr(D, "MAX_BYTES", 10)
+    with pytest.raises(ValueError, match="even in float16"):
+        D.publish_demo(tmp_path, "ctxattn", ckpt, wall_s=1.0, threads=1, cpu_s=1.0)

@@ -14,19 +14,26 @@ from __future__ import annotations
 import argparse
 import resource
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 from ..chapter.demo import TRAINING_NOTEBOOKS
 from ..cost import cpu_name
+from ..files import git_commit
 from ..manifest import Manifest
 from ..paths import artifact_dir
-from ..weights import read_sidecar, sidecar_path
+from ..weights import load_checkpoint, read_sidecar, save_checkpoint, sidecar_path
 from .execute import run_notebook
 
 __all__ = ["TRAINING_NOTEBOOKS", "DEMO_RUN", "demo_name", "train_demo", "publish_demo", "main"]
 
+#: The largest checkpoint ``weights/`` takes (16 MiB).
+MAX_BYTES = 16 * 2 ** 20
+#: Sidecar fields ``save_checkpoint`` computes (not carried over when a checkpoint is re-saved in float16).
+COMPUTED_FIELDS = {"format", "file", "sha256", "size", "content_sha256", "num_tensors", "library_version",
+                   "torch_version", "created"}
 #: The run (data) the demo models are trained on: the sample scenes' training photographs.
 DEMO_RUN = "sample_scenes"
 
@@ -46,14 +53,22 @@ def _children_cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def train_demo(root: Path, paper: str, threads: int = 1) -> tuple[float, float, Path]:
+def _tree_state(root: Path) -> dict:
+    """The commit checked out when a training starts and whether the working tree had uncommitted changes then
+    (the checkpoint's sidecar records the full model and training configs either way)."""
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True)
+    return {"commit": git_commit(root), "uncommitted_changes": bool(status.stdout.strip()) or status.returncode != 0}
+
+
+def train_demo(root: Path, paper: str, threads: int = 1) -> tuple[float, float, Path, dict]:
     """Run the chapter's training notebook at ``demo`` scale with ``threads`` CPU threads (``OMP_NUM_THREADS`` and
-    ``MKL_NUM_THREADS`` of the kernel); return ``(wall seconds, CPU seconds of the kernel, checkpoint path)``: the
-    CPU time (user + system) is the budget that does not depend on what else the machine runs. Raises on a failed
-    cell."""
+    ``MKL_NUM_THREADS`` of the kernel); return ``(wall seconds, CPU seconds of the kernel, checkpoint path, the
+    commit and tree state at the start)``. The CPU time (user + system) is the budget that does not depend on what
+    else the machine runs. Raises on a failed cell."""
     _check_paper(paper)
     env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     out = root / "_build" / "executed" / "demo" / f"{TRAINING_NOTEBOOKS[paper]}.ipynb"
+    start = _tree_state(root)
     cpu0 = _children_cpu_s()
     run = run_notebook(root, TRAINING_NOTEBOOKS[paper], {"scale": "demo"}, output=out, env=env)
     cpu = _children_cpu_s() - cpu0
@@ -62,19 +77,30 @@ def train_demo(root: Path, paper: str, threads: int = 1) -> tuple[float, float, 
     ckpt = artifact_dir(paper, "demo", create=False) / DEMO_RUN / "model.safetensors"
     if not ckpt.is_file():
         raise FileNotFoundError(f"{TRAINING_NOTEBOOKS[paper]} ran but wrote no {ckpt}")
-    return run.wall_s, cpu, ckpt
+    return run.wall_s, cpu, ckpt, start
 
 
-def publish_demo(root: Path, paper: str, ckpt: Path, wall_s: float, threads: int, cpu_s: float | None) -> dict:
-    """Copy ``ckpt`` (+ sidecar) to ``weights/`` and (re)write its manifest entry; return the entry."""
+def publish_demo(root: Path, paper: str, ckpt: Path, wall_s: float, threads: int, cpu_s: float | None,
+                 start: dict | None = None) -> dict:
+    """Copy ``ckpt`` (+ sidecar) to ``weights/`` and (re)write its manifest entry; return the entry. A checkpoint
+    over :data:`MAX_BYTES` is stored with its floating-point tensors in float16 (``meta["stored_dtype"]``; loading
+    casts them back into the float32 network); one still over the limit is refused."""
     _check_paper(paper)
     name = demo_name(paper)
     dst = root / "weights" / f"{name}.safetensors"
-    size = ckpt.stat().st_size
-    if size > 16 * 2 ** 20:
-        raise ValueError(f"{ckpt} is {size / 2 ** 20:.1f} MiB; checkpoints in weights/ must stay under 16 MiB")
-    shutil.copyfile(ckpt, dst)
-    shutil.copyfile(sidecar_path(ckpt), sidecar_path(dst))
+    if ckpt.stat().st_size <= MAX_BYTES:
+        shutil.copyfile(ckpt, dst)
+        shutil.copyfile(sidecar_path(ckpt), sidecar_path(dst))
+    else:
+        tensors, meta = load_checkpoint(ckpt)
+        half = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
+        keep = {k: v for k, v in meta.items() if k not in COMPUTED_FIELDS}
+        save_checkpoint(dst, half, {**keep, "stored_dtype": "float16"})
+    size = dst.stat().st_size
+    if size > MAX_BYTES:
+        dst.unlink()
+        sidecar_path(dst).unlink()
+        raise ValueError(f"{ckpt} is {size / 2 ** 20:.1f} MiB even in float16; weights/ takes at most 16 MiB")
     meta = read_sidecar(dst)
     warm = ckpt.parent / "warmup" / "model.safetensors"  # a first stage (DeepGIN's warm-up) counts as well
     warmup = int(read_sidecar(warm).get("step") or 0) if warm.is_file() else 0
@@ -83,7 +109,8 @@ def publish_demo(root: Path, paper: str, ckpt: Path, wall_s: float, threads: int
         name, chapter=paper, model=meta.get("model", ""), scale="demo", file=f"weights/{name}.safetensors",
         sources=[{"type": "repository", "path": f"weights/{name}.safetensors"},
                  {"type": "notebook", "notebook": f"{TRAINING_NOTEBOOKS[paper]}.py", "scale": "demo"}],
-        metrics={k: round(float(v), 4) for k, v in (meta.get("metrics") or {}).items()}, replace=True, save=False)
+        metrics={k: round(float(v), 4) for k, v in (meta.get("metrics") or {}).items()}, replace=True, save=False,
+        commit=(start or {}).get("commit"))
     entry["training"] = {
         "command": f"python -m inpaintlib.reproduce.demo {paper} --threads {threads}",
         "data": "the sample scenes' training photographs (inpaintlib.datasets), random 64 px crops",
@@ -94,6 +121,7 @@ def publish_demo(root: Path, paper: str, ckpt: Path, wall_s: float, threads: int
         "cpu_s": None if cpu_s is None else round(cpu_s, 1),
         "threads": threads,
         "cpu": cpu_name(),
+        **({"uncommitted_changes_at_start": start["uncommitted_changes"]} if start else {}),
     }
     man.save()
     return entry
@@ -109,10 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     if not (root / TRAINING_NOTEBOOKS[args.paper]).with_suffix(".py").is_file():
         ap.error(f"run from the repository root (no {TRAINING_NOTEBOOKS[args.paper]}.py under {root})")
     t0 = time.perf_counter()
-    wall, cpu, ckpt = train_demo(root, args.paper, args.threads)
+    wall, cpu, ckpt, start = train_demo(root, args.paper, args.threads)
     print(f"{args.paper}: trained in {wall / 60:.1f} min ({cpu / 60:.1f} CPU min) -> {ckpt}")
     if not args.no_publish:
-        entry = publish_demo(root, args.paper, ckpt, wall, args.threads, cpu)
+        entry = publish_demo(root, args.paper, ckpt, wall, args.threads, cpu, start)
         print(f"published {entry['file']} (sha256 {entry['sha256'][:12]}..., metrics {entry['metrics']}); "
               f"{(time.perf_counter() - t0) / 60:.1f} min in all")
     return 0
