@@ -104,6 +104,18 @@ register(DatasetSpec(
     used_by="PMRFN"))
 
 register(DatasetSpec(
+    name="celeba", title="CelebA (Liu et al., ICCV 2015), aligned and cropped faces",
+    homepage="https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html",
+    access="download img_align_celeba and list_eval_partition.txt from the homepage (Google Drive / Baidu), then "
+           "move the images the partition file marks 0 or 1 (train, val) into ROOT/train and those marked 2 "
+           "(test) into ROOT/test",
+    counts={"train": 182637, "test": 19962},
+    split_dirs={"train": ("train",), "test": ("test",)},
+    notes="PMRFN Sect. 5.1 trains and tests on CelebA without naming a split; ours is the official partition "
+          "(train + val for training, test for testing)",
+    used_by="PMRFN"))
+
+register(DatasetSpec(
     name="ffhq", title="Flickr-Faces-HQ (Karras et al., CVPR 2019)",
     homepage="https://github.com/NVlabs/ffhq-dataset",
     access="download with the repository's download_ffhq.py (Google Drive, quota-limited) and put the "

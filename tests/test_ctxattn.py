@@ -259,7 +259,10 @@ def test_recipe_scales_change_only_what_they_say_and_register_the_model():
 
     p = ctxattn_training("paper").train
     assert (p.lr, p.betas, p.batch_size) == (1e-4, (0.5, 0.9), 16)
+    assert p.d_steps == 5  # DeepFill v1: 5 critic updates per generator update (REFERENCE.md)
     ci = changes_from_paper(ctxattn_training("ci"))
+    assert ci["train.d_steps"] == (5, 1)  # changed at ci: cost
+    assert ctxattn_training("demo").train.d_steps == 1  # demo derives from ci
     assert "train.betas" not in ci and "losses.gamma" not in ci and "train.steps" in ci
     net = build_model("ctxattn", {"image_size": 64, "base_channels": 8, "dilations": [2, 4, 8]})
     assert isinstance(net, CtxAttnNet) and net.config == CtxAttnConfig.ci()

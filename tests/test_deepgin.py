@@ -311,7 +311,11 @@ def test_recipe_paper_values_and_ci_changes():
                                   "tv": 0.1}
     assert (p.train.lr, p.train.d_lr, p.train.betas[0], p.train.batch_size) == (1e-4, 4e-4, 0.5, 12)
     assert p.warmup_steps * 10 == p.train.steps == 100 * 27_000 // 4
+    # Sect. 5.1: the initial rates for 10 of the 100 main epochs, then linearly to zero
+    assert (p.train.lr_schedule, p.train.decay_start) == ("linear", 0.1)
+    assert p.train.lr_factor(p.train.steps // 10 - 1) == 1.0 and p.train.lr_factor(p.train.steps - 1) < 1e-3
     ci = deepgin_training("ci")
+    assert ci.train.lr_schedule == "constant"  # changed at ci: 50 adversarial steps
     changed = changes_from_paper(ci)
     assert "train.steps" in changed and "vgg_backbone" in changed
     assert changed["loss_weights"] == (PAPER_LOSS_WEIGHTS, {**PAPER_LOSS_WEIGHTS, "style": 0.0})  # only style differs
@@ -404,3 +408,14 @@ def test_ensemble_of_an_equivariant_map_equals_the_map_and_undoes_each_transform
     ramp = torch.arange(16.0).expand(16, 16)
     out = ensemble_predict(lambda i, m: i + ramp, x, v)
     assert not torch.allclose(out, x + ramp)
+
+
+def test_ci_ablation_runs_all_seven_table1_variants_in_the_warmup_stage():
+    from inpaintlib.papers.deepgin import TABLE1_VARIANTS
+    from inpaintlib.papers.deepgin.ablation import (CI_ABLATION_BATCH, CI_ABLATION_STEPS, CI_VARIANTS,
+                                                    ablation_recipe)
+
+    assert list(CI_VARIANTS) == list(TABLE1_VARIANTS) and len(CI_VARIANTS) == 7  # every Table 1 row (issue 9)
+    recipe, adversarial = ablation_recipe("ci")
+    assert not adversarial and recipe.warmup_steps == CI_ABLATION_STEPS and recipe.train.batch_size == CI_ABLATION_BATCH
+    assert ablation_recipe("paper")[1]  # larger scales run both stages

@@ -408,3 +408,21 @@ def test_losses_follow_eqs_11_to_15_and_the_recipe_keeps_the_printed_betas():
     assert net.head[0].weight.grad is not None
     dl, dterms = d_loss(net, disc, img, v)
     assert dl.item() > 0 and "d_adv" in dterms
+
+
+def test_ci_ablation_runs_every_table2_row_on_32px_crops_with_the_ci_network():
+    import dataclasses
+
+    from inpaintlib.papers.pmrfn import (CI_ABLATION_ROWS, TABLE2_FLAGS, PMRFNConfig, PMRFNNet, ablation_config,
+                                         ablation_recipe, table2_variant)
+    assert set(CI_ABLATION_ROWS) == set(TABLE2_FLAGS) and len(CI_ABLATION_ROWS) == 7  # every row (issue 10)
+    cfg = ablation_config("ci")
+    assert cfg.image_size == 32 and cfg.image_size % cfg.size_multiple == 0  # the lowest branch is 4 x 4
+    assert dataclasses.replace(cfg, image_size=64) == PMRFNConfig.ci()  # only the crop changes
+    assert ablation_config("paper") == PMRFNConfig.paper()
+    rec = ablation_recipe("ci")
+    assert (rec.train.steps, rec.train.batch_size, rec.train.eval_every) == (30, 4, None)
+    img, v = torch.rand(1, 3, 32, 32), random_valid(5, n=1)
+    for name in ("HRNet", "Full-Fledged"):
+        with torch.no_grad():
+            assert PMRFNNet(table2_variant(cfg, name)).eval()(img, v).shape == (1, 3, 32, 32)

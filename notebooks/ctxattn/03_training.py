@@ -38,7 +38,7 @@ data_root = None
 max_steps = None  # cap the run (and log every step)
 batch_size = None  # override the batch
 masks_per_bucket = None  # the test masks per bucket
-test_images = None  # and the number of test photographs scored
+test_images = None  # and the number of test photographs scored (and shown)
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
@@ -106,7 +106,7 @@ for name, (model, history) in runs.items():
 
 # %%
 for name, (model, _) in runs.items():
-    images, masks = splits[name].examples(buckets=(0, 1))
+    images, masks = splits[name].examples(buckets=(0, 1), n=test_images or 4)
     completion_grid({"CtxAttn": predictor(model)}, images, masks, title=f"{name}, {scale} scale ({cfg.image_size} px)")
     plt.show()
 

@@ -20,27 +20,33 @@
 # the output and of the completed image with the ground truth's; the total variation (Eq. 6) smooths the completed
 # image. Training has **two stages** (Sect. 5.1): a warm-up of the generators with the L1 loss alone, then the main
 # stage with the discriminators and every term, from the warm-up's weights; Adam with $\beta_1 = 0.5$, learning rates
-# 1e-4 (G) and 4e-4 (D). The library's training loop has no stage switch, so each stage is one run of it, resumable in
-# its own folder (`train_deepgin`).
+# 1e-4 (G) and 4e-4 (D), kept for the first 10 of the main stage's 100 epochs and then decayed linearly to zero
+# (`paper()`: `lr_schedule="linear", decay_start=0.1`). The library's training loop has no stage switch, so each stage
+# is one run of it, resumable in its own folder (`train_deepgin`).
 #
 # At `ci` scale: the narrow 64 px network of `01_architecture`, the sample scenes, a few hundred updates on two CPU
 # cores. Offline there is no ImageNet VGG-19: the perceptual and style terms use a **seeded random VGG-19**
 # (`backbone="random"`, printed below), so they are not the paper's terms; to keep their cost below the generator's
-# they see conv1_1 .. conv3_1 of half-size images. Every change from the paper's recipe is printed.
+# they see conv1_1 .. conv3_1 of half-size images; the 50 adversarial steps keep constant rates (too few to decay).
+# Every change from the paper's recipe is printed.
 
 # %% tags=["parameters"]
 scale = "ci"
 seed = 0
 device = "auto"
 data_root = None
-max_steps = None  # smoke-test knob: cap the adversarial stage
-warmup_steps = None  # smoke-test knob: cap the warm-up
+# Smoke-test knobs (the tests run the paper path with them); None = the recipe's value.
+max_steps = None  # cap the adversarial stage (and log every step)
+warmup_steps = None  # cap the warm-up
+batch_size = None  # override the batch
+masks_per_bucket = None  # the test masks per bucket
+test_images = None  # the number of test photographs scored (and shown)
+vgg_backbone = None  # "random" where ImageNet weights cannot be fetched
 
 # %% tags=["hide-input"]
 import dataclasses
 
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import Markdown, display
 
 from inpaintlib.chapter import against_mean_fill, chapter_data, completion_grid, learning_summary, predictor, show
@@ -50,8 +56,10 @@ from inpaintlib.paths import artifact_dir
 from inpaintlib.record import record
 
 cfg = DeepGINConfig.for_scale(scale)
-recipe = deepgin_training(scale, seed=seed, device=device, **({"steps": max_steps} if max_steps else {}))
-recipe = dataclasses.replace(recipe, warmup_steps=warmup_steps or recipe.warmup_steps)
+knobs = {k: v for k, v in (("steps", max_steps), ("log_every", max_steps and 1), ("batch_size", batch_size)) if v}
+recipe = deepgin_training(scale, seed=seed, device=device, **knobs)
+recipe = dataclasses.replace(recipe, warmup_steps=warmup_steps or recipe.warmup_steps,
+                             vgg_backbone=vgg_backbone or recipe.vgg_backbone)
 print(describe(cfg, recipe))
 
 # %% [markdown]
@@ -64,7 +72,7 @@ print(describe(cfg, recipe))
 
 # %%
 splits = chapter_data(scale, cfg.image_size, protocol(), data_root=data_root, datasets=recipe.datasets, seed=seed,
-                      mask_label="deepgin")
+                      mask_label="deepgin", per_bucket=masks_per_bucket, max_test_images=test_images)
 print("test masks per bucket:", next(iter(splits.values())).mask_set.counts())
 
 # %% [markdown]
@@ -123,7 +131,7 @@ for name, r in runs.items():
 
 # %%
 for name, r in runs.items():
-    images, masks = splits[name].examples(buckets=(0, 2, 3, 5))
+    images, masks = splits[name].examples(buckets=(0, 2, 3, 5), n=test_images or 4)
     completion_grid({"warm-up": predictor(r["warmup"][0]), "DeepGIN": predictor(r["main"][0])}, images, masks,
                     title=f"{name}, {scale} scale ({cfg.image_size} px)")
     plt.show()

@@ -31,7 +31,12 @@ scale = "ci"
 seed = 0
 device = "auto"
 data_root = None
-max_steps = None  # smoke-test knob: cap the run
+# Smoke-test knobs (the tests run the paper path with them); None = the recipe's value.
+max_steps = None  # cap the run (and log every step)
+batch_size = None  # override the batch
+masks_per_bucket = None  # the test masks per bucket
+test_images = None  # the number of test photographs scored (and shown)
+datasets = None  # paper scale: a subset of the recipe's datasets
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
@@ -46,7 +51,8 @@ from inpaintlib.record import record
 
 torch.set_num_threads(1)  # the many small mask convolutions run much slower on 2 threads than on 1
 cfg = PMRFNConfig.for_scale(scale)
-recipe = pmrfn_training(scale, seed=seed, device=device, **({"steps": max_steps} if max_steps else {}))
+knobs = {k: v for k, v in (("steps", max_steps), ("log_every", max_steps and 1), ("batch_size", batch_size)) if v}
+recipe = pmrfn_training(scale, seed=seed, device=device, **knobs)
 print(describe(cfg, recipe))
 
 # %% [markdown]
@@ -58,8 +64,8 @@ print(describe(cfg, recipe))
 # generator (the paper says "irregular holes in random positions").
 
 # %%
-splits = chapter_data(scale, cfg.image_size, protocol(), data_root=data_root, datasets=recipe.datasets, seed=seed,
-                      mask_label="pmrfn")
+splits = chapter_data(scale, cfg.image_size, protocol(), data_root=data_root, datasets=datasets or recipe.datasets,
+                      seed=seed, mask_label="pmrfn", per_bucket=masks_per_bucket, max_test_images=test_images)
 print("test masks per bucket:", next(iter(splits.values())).mask_set.counts())
 
 # %% [markdown]
@@ -97,7 +103,7 @@ for name, (model, history) in runs.items():
 
 # %%
 for name, (model, _) in runs.items():
-    images, masks = splits[name].examples(buckets=(0, 2, 3, 5))
+    images, masks = splits[name].examples(buckets=(0, 2, 3, 5), n=test_images or 4)
     side_output_figure(model, images[:2], masks[:2])
     plt.show()
     completion_grid({"PMRFN": predictor(model)}, images, masks, title=f"{name}, {scale} scale ({cfg.image_size} px)")

@@ -10,15 +10,15 @@ the trained network).
 from . import tables
 from .blocks import AttentionFusion, MaskAwareFusion, PriorityPConv, ResidualBlock
 from .model import N_BRANCHES, TABLE2_FLAGS, PMRFNConfig, PMRFNNet, table2_variant
-from .recipe import (CI_ABLATION_ROWS, PAPER_BETAS, PAPER_LOSS_WEIGHTS, PMRFNTraining, ablation_recipe,
-                     ablation_variants, build_discriminator, changes_from_paper, d_loss, describe, pmrfn_loss,
-                     pmrfn_training, protocol, train_pmrfn)
+from .recipe import (CI_ABLATION_ROWS, CI_ABLATION_SIZE, PAPER_BETAS, PAPER_LOSS_WEIGHTS, PMRFNTraining,
+                     ablation_config, ablation_recipe, ablation_variants, build_discriminator, changes_from_paper,
+                     d_loss, describe, pmrfn_loss, pmrfn_training, protocol, train_pmrfn)
 
 __all__ = [
     "PMRFNConfig", "PMRFNNet", "N_BRANCHES", "TABLE2_FLAGS", "table2_variant", "PriorityPConv", "ResidualBlock",
     "MaskAwareFusion", "AttentionFusion", "PMRFNTraining", "pmrfn_training", "changes_from_paper", "describe",
     "pmrfn_loss", "d_loss", "protocol", "build_discriminator", "train_pmrfn", "PAPER_LOSS_WEIGHTS", "PAPER_BETAS",
-    "ablation_recipe", "ablation_variants", "CI_ABLATION_ROWS", "tables",
+    "ablation_config", "ablation_recipe", "ablation_variants", "CI_ABLATION_ROWS", "CI_ABLATION_SIZE", "tables",
 ]
 
 from ...registry import PaperModel  # noqa: E402
