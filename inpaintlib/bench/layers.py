@@ -19,7 +19,7 @@ interleaved run by run (so that a drift of the machine's load hits them alike) a
   convolution; MSA-Net's MSAU against one convolution of the unit's input and output shape whose kernel matches
   the unit's MACs; DeepGIN's SPD ResNet block against the standard ResNet block (two plain 3x3 convolutions, the
   same MACs); PMRFN's priority-guided partial convolution (partial convolution + the priority mask update of
-  Eqs. 5-8) against the plain 3x3 convolution of its shape; contextual attention (no weights) against a 3x3
+  Eqs. 5-8; the first one past the stem whose mask has a hole) against the plain 3x3 convolution of its shape; contextual attention (no weights) against a 3x3
   convolution of its input width. ``per_mac_ratio`` divides out the difference in MACs.
 
 ``--quick`` uses the ``ci`` networks, a batch of 2 and 3 repeats (a smoke run; its numbers mean nothing).
@@ -51,7 +51,7 @@ from ..paths import repo_root
 from ..registry import build_model, paper_model
 
 __all__ = ["LiuPartialConv2d", "liu_partial_conv", "capture", "time_interleaved", "pconv_rows", "distinctive_rows",
-           "run", "main", "DEFAULT_OUT"]
+           "layer_tables", "layers_finding", "run", "main", "DEFAULT_OUT"]
 
 DEFAULT_OUT = Path("notebooks") / "bench" / "measured" / "layers.json"
 
@@ -225,7 +225,7 @@ def _distinctive_cases(scale: str, batch: int) -> list[tuple[str, nn.Module, tup
     std = StandardResBlock(args[0].shape[1], padding_mode=mod.first.branches[0].padding_mode)
     cases.append(("SPD ResNet block (DeepGIN)", mod, args, std, args))
     mod, args = capture("pmrfn", PriorityPConv, scale, batch,
-                        lambda m, a: m.update is not None and bool((a[1] < 1).any()))[0]
+                        lambda m, a: m.update is not None and a[0].shape[1] > 3 and bool((a[1] < 1).any()))[0]
     c = mod.conv
     cases.append(("priority-guided PConv (PMRFN)", mod, args,
                   nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding), args[:1]))
@@ -256,6 +256,41 @@ def _describe(m: nn.Module) -> str:
     if isinstance(m, nn.Conv2d):
         return f"Conv2d {m.in_channels}->{m.out_channels} k{m.kernel_size[0]} s{m.stride[0]}"
     return f"{type(m).__name__} ({sum(isinstance(c, nn.Conv2d) for c in m.modules())} plain 3x3 convs)"
+
+
+# ------------------------------------------------------------------------------ reading a result
+def layer_tables(data: dict):
+    """``(per_shape, totals, distinctive)`` DataFrames from a result of :func:`run` (the JSON file): the partial
+    convolution rows, their layer-count-weighted totals per network (all the partial convolutions of one forward +
+    backward pass of the network), and the distinctive layers."""
+    import pandas as pd
+
+    per_shape = pd.DataFrame(data["pconv"])
+    w = per_shape.assign(**{c: per_shape[c] * per_shape["layers"] for c in ("conv_ms", "pconv_ms", "liu_ms")})
+    totals = w.groupby("network")[["layers", "conv_ms", "pconv_ms", "liu_ms"]].sum()
+    totals["pconv_over_conv"] = totals["pconv_ms"] / totals["conv_ms"]
+    totals["liu_over_conv"] = totals["liu_ms"] / totals["conv_ms"]
+    totals["pconv_over_liu"] = totals["pconv_ms"] / totals["liu_ms"]
+    distinctive = pd.DataFrame(data["distinctive"]).set_index("layer")
+    return per_shape.set_index(["network", "shape"]), totals, distinctive
+
+
+def layers_finding(totals, per_shape, distinctive) -> str:
+    """The partial convolution's overhead against the 1.2x goal, the textbook formulation, and the distinctive
+    layers' ratios, as sentences."""
+    over = totals["pconv_over_conv"]
+    r = per_shape["pconv_over_conv"]
+    return ("Over all its partial convolutions, `PartialConv2d` costs "
+            + ", ".join(f"{v:.2f}x (`{n}`)" for n, v in over.items())
+            + " the plain convolutions of the same shapes: the goal of at most 1.2x for a network as a whole is "
+            + ", ".join(f"{'met' if v <= 1.2 else 'not met'} for `{n}`" for n, v in over.items())
+            + f". Per shape the ratio runs "
+            f"from {r.min():.2f} to {r.max():.2f} (highest at {r.idxmax()[1]}: the cheaper the convolution, the more "
+            "a fixed overhead of checks and mask arithmetic weighs). Liu et al.'s formulation costs "
+            + ", ".join(f"{v:.2f}x" for v in totals["liu_over_conv"]) + " on the same layers. Distinctive layers "
+            "against a plain convolution of similar MACs: "
+            + "; ".join(f"{k} {d['ratio']:.1f}x ({d['per_mac_ratio']:.1f}x per MAC)" for k, d in distinctive.iterrows())
+            + ".")
 
 
 # ------------------------------------------------------------------------------ the command

@@ -6,6 +6,8 @@ dilation; image borders count as holes (zero padding of the mask).
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -35,9 +37,11 @@ class PartialConv2d(nn.Conv2d):
     Implementation notes: sum(M_p) is counted in float32 (float64 for float64 inputs) with
     autocast off, so half precision stays exact and all-hole windows give 0, never NaN; the ratio
     is sum(1)/max(sum(M_p), 1), exact for the integer counts (the reference layer's
-    sum(1)/(sum(M_p) + 1e-8) differs by 1e-8 relative). Three shortcuts give the same result with
+    sum(1)/(sum(M_p) + 1e-8) differs by 1e-8 relative). Four shortcuts give the same result with
     less work: no ``X o M`` when the mask has no hole, no zeroing of the bias when every window
-    sees a known pixel, and a plain convolution when every window is fully known.
+    sees a known pixel, a plain convolution when every window is fully known, and, for a mask
+    without a hole, sum(M_p) and the ratio of an all-known mask of that size (they depend only on
+    the image border) computed once and kept (``_GEOMETRY``) instead of a mask convolution per call.
 
     ``forward(x, valid)`` returns ``(out, new_valid)``.
     """
@@ -57,6 +61,24 @@ class PartialConv2d(nn.Conv2d):
         self.window = float(mask_in * kh * kw)  # sum(1) in Eq. 1
 
     _NON_BINARY = "mask must be binary (exactly 0 or 1; 1 = known, 0 = hole)"
+    #: (layer geometry, H, W, device, dtype) -> sum(M_p), m', ratio and the two flags for an all-known mask
+    _GEOMETRY: dict = {}
+
+    def _count(self, m: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(m, self._ones.to(m.dtype), None, self.stride, self.padding, self.dilation)  # sum(M_p)
+
+    def _known_geometry(self, h: int, w: int, device: torch.device, mdtype: torch.dtype) -> tuple:
+        """sum(M_p), m', ratio (1 x 1 x H' x W') and (all covered, ratio one) for an all-known H x W mask."""
+        key = (self.kernel_size, self.stride, self.padding, self.dilation, self.window, h, w, device, mdtype)
+        found = self._GEOMETRY.get(key)
+        if found is None:
+            count = self._count(torch.full((1, 1, h, w), self.window / self._ones.numel(), device=device,
+                                           dtype=mdtype))
+            new_valid = count.clamp(0, 1)
+            flags = torch.stack([count.amin() > 0, (count == self.window).all()]).tolist()
+            found = (count, new_valid, self.window / count.clamp(min=1.0) * new_valid, *flags)
+            self._GEOMETRY[key] = found
+        return found
 
     def _check_mask(self, x: torch.Tensor, valid: torch.Tensor) -> None:
         if not isinstance(x, torch.Tensor):
@@ -93,21 +115,30 @@ class PartialConv2d(nn.Conv2d):
         # Mask arithmetic in at least float32 and outside autocast: sum(M_p) is an integer up to
         # C_in*kH*kW, which float16/bfloat16 cannot hold exactly (and 1e-8 underflows in float16).
         mdtype = torch.promote_types(x.dtype, torch.float32)
-        with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
+        no_autocast = (torch.autocast(x.device.type, enabled=False) if torch.is_autocast_enabled(x.device.type)
+                       else contextlib.nullcontext())
+        with torch.no_grad(), no_autocast:
             m = valid.to(mdtype)
             c_mask = valid.shape[1]
             if self.multi_channel:
                 m = m.sum(dim=1, keepdim=True)  # per-pixel count of known channels
-            count = F.conv2d(m, self._ones.to(mdtype), None, self.stride, self.padding, self.dilation)  # sum(M_p)
-            new_valid = count.clamp(0, 1)  # Eq. 2
-            # Fast paths, decided with a single host sync: every input pixel known (skip X o M), every
-            # window touches a known pixel (no zeroing of the bias), every window fully known (ratio = 1).
-            finite, all_known, all_covered, ratio_one = torch.stack(
-                [m.amax() <= c_mask, m.amin() == c_mask, count.amin() > 0, (count == self.window).all()]).tolist()
+            low, high = torch.aminmax(m)
+            # One host sync: every value finite, every input pixel known (then skip X o M and the mask
+            # convolution: sum(M_p) depends only on the border, see _known_geometry)
+            finite, all_known = torch.stack([high <= c_mask, low == c_mask]).tolist()
             if not finite:  # only +inf passes the v * v == v test of _check_mask
                 raise ValueError(self._NON_BINARY)
-            # sum(1)/sum(M_p) where sum(M_p) > 0, else 0 (count is an integer, so clamp(min=1) is exact)
-            ratio = (self.window / count.clamp(min=1.0) * new_valid).to(x.dtype)
+            if all_known:
+                _, geo_valid, ratio, all_covered, ratio_one = self._known_geometry(*m.shape[-2:], m.device, mdtype)
+                new_valid = geo_valid.expand(m.shape[0], -1, -1, -1).clone()  # m' = 1 where sum(M_p) > 0 (Eq. 2)
+            else:
+                count = self._count(m)  # sum(M_p)
+                new_valid = count.clamp(0, 1)  # Eq. 2
+                # every window touches a known pixel (no zeroing of the bias), every window fully known (ratio 1)
+                all_covered, ratio_one = torch.stack([count.amin() > 0, (count == self.window).all()]).tolist()
+                # sum(1)/sum(M_p) where sum(M_p) > 0, else 0 (count is an integer, so clamp(min=1) is exact)
+                ratio = self.window / count.clamp(min=1.0) * new_valid
+            ratio = ratio.to(x.dtype)
         new_valid = new_valid.to(x.dtype)
         out_valid = new_valid.expand(-1, self.out_channels, -1, -1) if self.multi_channel else new_valid
         xm = x if all_known else x * valid.to(x.dtype)  # X o M

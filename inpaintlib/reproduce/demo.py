@@ -104,6 +104,7 @@ def publish_demo(root: Path, paper: str, ckpt: Path, wall_s: float, threads: int
     meta = read_sidecar(dst)
     warm = ckpt.parent / "warmup" / "model.safetensors"  # a first stage (DeepGIN's warm-up) counts as well
     warmup = int(read_sidecar(warm).get("step") or 0) if warm.is_file() else 0
+    size_px = (meta.get("config") or {}).get("image_size")
     man = Manifest(root / "weights" / "manifest.json")
     entry = man.add_entry(
         name, chapter=paper, model=meta.get("model", ""), scale="demo", file=f"weights/{name}.safetensors",
@@ -113,8 +114,8 @@ def publish_demo(root: Path, paper: str, ckpt: Path, wall_s: float, threads: int
         commit=(start or {}).get("commit"))
     entry["training"] = {
         "command": f"python -m inpaintlib.reproduce.demo {paper} --threads {threads}",
-        "data": "the sample scenes' training photographs (inpaintlib.datasets), random 64 px crops",
-        "image_size": (meta.get("config") or {}).get("image_size"),
+        "data": f"the sample scenes' training photographs (inpaintlib.data.SampleScenes), random {size_px} px crops",
+        "image_size": size_px,
         **({"warmup_steps": warmup} if warmup else {}),
         "steps": meta.get("step", 0) + warmup,
         "wall_s": round(wall_s, 1),

@@ -1,0 +1,142 @@
+"""The bench's cost bookkeeping (``inpaintlib.bench.cost``, ``.layers``, ``.speedups``): counts, file reading and
+the benchmark scripts' output format. Never their timings: those are measured, not asserted."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from inpaintlib.bench import cost
+from inpaintlib.bench.layers import LiuPartialConv2d, liu_partial_conv
+from inpaintlib.cost import num_parameters
+from inpaintlib.layers import PartialConv2d
+from inpaintlib.registry import build_model, paper_model
+
+
+@pytest.mark.parametrize("multi_channel", [False, True], ids=["single_mask", "per_channel_mask"])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("k,stride,padding", [(3, 1, 1), (5, 2, 2), (7, 2, 3)])
+def test_liu_reference_formulation_equals_partial_conv(multi_channel, bias, k, stride, padding):
+    gen = torch.Generator().manual_seed(k + stride)
+    layer = PartialConv2d(4, 6, k, stride=stride, padding=padding, bias=bias, multi_channel=multi_channel).double()
+    ref = LiuPartialConv2d(4, 6, k, stride=stride, padding=padding, bias=bias, multi_channel=multi_channel).double()
+    ref.load_state_dict(layer.state_dict())
+    x = torch.randn(2, 4, 17, 16, generator=gen, dtype=torch.float64)
+    valid = (torch.rand(2, 4 if multi_channel else 1, 17, 16, generator=gen) > 0.4).double()
+    valid[1, :, :9, :9] = 0  # all-hole windows
+    out, new_valid = layer(x, valid)
+    ref_out, ref_valid = ref(x, valid)
+    torch.testing.assert_close(out, ref_out, rtol=1e-6, atol=1e-7)  # the reference's 1e-8 in sum(1)/(sum(M)+1e-8)
+    assert torch.equal(new_valid, ref_valid.expand_as(new_valid))
+
+
+def test_liu_formulation_gives_exact_zero_in_all_hole_windows():
+    w, b = torch.randn(3, 2, 3, 3), torch.full((3,), 5.0)
+    out, new = liu_partial_conv(torch.randn(1, 2, 6, 6), torch.zeros(1, 1, 6, 6), w, b, 1, 1)
+    assert bool((out == 0).all()) and bool((new == 0).all())
+
+
+def test_cost_table_counts_the_parameters_of_the_built_model():
+    table = cost.cost_table(("ci",), size=64, papers=("msanet", "ctxattn"))
+    for paper in ("msanet", "ctxattn"):
+        cfg = paper_model(paper).config_cls.ci()
+        row = table.loc[(cost.LABELS[paper], "ci")]
+        assert row["parameters"] == num_parameters(build_model(paper, dataclasses.asdict(cfg)))
+        assert 0 < row["gmacs_kernels"] <= row["gmacs"]
+
+
+def test_training_rate_leaves_out_the_first_window_and_windows_with_an_evaluation():
+    recs = [{"kind": "train", "step": 10, "time": 100.0},  # first window: warm-up, left out
+            {"kind": "train", "step": 20, "time": 101.0},
+            {"kind": "train", "step": 30, "time": 102.0},
+            {"kind": "eval", "step": 30, "time": 150.0},  # 48 s of evaluation inside the window 30 -> 40
+            {"kind": "train", "step": 40, "time": 151.0},
+            {"kind": "train", "step": 50, "time": 152.0}]
+    r = cost.training_rate(recs, batch=4)
+    assert r["steps"] == 50
+    assert r["images_per_s"] == pytest.approx(4 * 30 / 3.0)  # windows 10->20 excluded, 30->40 excluded
+
+
+def test_paper_figures_label_each_figure_with_its_hardware():
+    t = cost.paper_figures()
+    msa = t.loc[("MSA-Net", "test time per image")]
+    assert "0.026" in msa["paper's figure"] and "Titan XP" in msa["paper's hardware"]
+    assert any("2080Ti" in h for h in t.loc["DeepGIN"]["paper's hardware"])
+    assert set(t.index.get_level_values(0)) == set(cost.LABELS.values())
+
+
+def test_quality_vs_cost_joins_the_quality_table_with_the_cost_table(tmp_path, monkeypatch):
+    import pandas as pd
+
+    monkeypatch.setenv("INPAINTLIB_ARTIFACTS", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="01_quality"):
+        cost.quality_vs_cost(pd.DataFrame(), scale="ci")
+    d = tmp_path / "ci" / "bench"
+    d.mkdir(parents=True)
+    pd.DataFrame([("MSA-Net", "ci", "irregular", "all", "psnr", 21.0, 0.3),
+                  ("MSA-Net", "ci", "irregular", "all", "ssim", 0.7, 0.01),
+                  ("MSA-Net", "ci", "irregular", "10-20%", "psnr", 25.0, 0.3),
+                  ("mean fill", "-", "irregular", "all", "psnr", 18.0, 0.2)],
+                 columns=["method", "checkpoint", "mask_set", "bucket", "metric", "mean", "se"]
+                 ).to_csv(d / "quality.csv", index=False)
+    table = pd.DataFrame([{"network": "MSA-Net", "config": "ci", "parameters": 10, "gmacs": 1.5,
+                           "gmacs_kernels": 1.0}]).set_index(["network", "config"])
+    q = cost.quality_vs_cost(table, scale="ci")
+    assert list(q.index) == [("MSA-Net", "ci"), ("mean fill", "-")]
+    assert q.loc[("MSA-Net", "ci"), "mean"] == 21.0 and q.loc[("MSA-Net", "ci"), "gmacs"] == 1.5
+    assert pd.isna(q.loc[("mean fill", "-"), "gmacs"])
+
+
+def test_layer_benchmark_quick_mode_writes_json_with_positive_ratios(tmp_path):
+    from inpaintlib.bench import layers
+
+    out = tmp_path / "layers.json"
+    layers.main(["--quick", "--repeats", "1", "--warmup", "0", "--threads", "1", "--out", str(out)])
+    data = json.loads(out.read_text())
+    for key in ("cpu", "cores", "threads", "torch", "date", "command", "pconv", "distinctive"):
+        assert key in data
+    assert data["quick"] and data["command"].startswith("python -m inpaintlib.bench.layers --quick")
+    assert {r["network"] for r in data["pconv"]} == {"msfef", "pmrfn"}
+    assert all(r["pconv_over_conv"] > 0 and r["liu_over_conv"] > 0 and r["layers"] >= 1 for r in data["pconv"])
+    assert len(data["distinctive"]) == 5
+    assert all(r["ratio"] > 0 and r["per_mac_ratio"] > 0 and r["plain_gmacs"] > 0 for r in data["distinctive"])
+
+
+@pytest.mark.parametrize("name,keys", [("layers", ("pconv", "distinctive", "cpu", "threads", "command")),
+                                       ("speedups", ("rows", "cpu", "threads", "command")),
+                                       ("paper_configs", ("networks", "cpu", "threads", "command"))])
+def test_committed_measurements_have_their_machine_facts(name, keys):
+    data = cost.measured(name)
+    if not data:
+        pytest.skip(f"notebooks/bench/measured/{name}.json not written yet")
+    assert all(k in data for k in keys)
+    assert not data.get("quick"), "a --quick smoke run must not be committed as a measurement"
+
+
+def test_layer_totals_weight_each_shape_by_its_number_of_layers():
+    from inpaintlib.bench.layers import layer_tables, layers_finding
+
+    row = dict(liu_ms=3.0, pconv_over_conv=1.0, liu_over_conv=1.0, pconv_over_liu=1.0)
+    data = {"pconv": [{**row, "network": "pmrfn", "shape": "a", "layers": 3, "conv_ms": 1.0, "pconv_ms": 1.0},
+                      {**row, "network": "pmrfn", "shape": "b", "layers": 1, "conv_ms": 10.0, "pconv_ms": 20.0}],
+            "distinctive": [{"layer": "x", "ratio": 2.0, "per_mac_ratio": 1.5}]}
+    per_shape, totals, distinctive = layer_tables(data)
+    assert totals.loc["pmrfn", "pconv_over_conv"] == pytest.approx((3 * 1 + 20) / (3 * 1 + 10))
+    assert totals.loc["pmrfn", "layers"] == 4
+    assert "not met" in layers_finding(totals, per_shape, distinctive)
+
+
+def test_speedup_table_shows_failures_as_text_and_speedups_as_numbers():
+    from inpaintlib.bench.speedups import speedup_table, speedups_finding
+
+    rows = [{"paper": "msanet", "task": "inference", "variant": "channels_last", "eager_s": 1.0, "variant_s": 0.5,
+             "speedup": 2.0, "first_call_s": 0.6},
+            {"paper": "msanet", "task": "inference", "variant": "compile", "eager_s": 1.0, "variant_s": None,
+             "speedup": None, "first_call_s": None, "error": "no compiler"}]
+    t = speedup_table({"rows": rows})
+    assert t.loc[("MSA-Net", "inference"), "channels_last speedup"] == 2.0
+    assert "no compiler" in t.loc[("MSA-Net", "inference"), "compile speedup"]
+    text = speedups_finding(t)
+    assert "channels_last for MSA-Net inference (2.00x)" in text and "Failed: compile" in text
