@@ -168,7 +168,7 @@ def test_exemplar_max_iters_stops_early_and_batch_is_per_image():
 
 
 def test_exemplar_fills_every_pixel_of_a_64px_quarter_hole():
-    # How long it takes is measured in tests/bench_core.py, not asserted here.
+    # How long it takes is not asserted here (speed is measured by benchmarks, not tests).
     img = _photo(64)
     valid = _box_valid(64, 64, 16, 48, 16, 48)  # 25 % hole
     res = exemplar_inpaint(img, valid)

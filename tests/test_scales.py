@@ -89,7 +89,11 @@ def test_training_notebook_runs_at_demo_scale(tmp_path, monkeypatch):
     _run_training_notebook(tmp_path, monkeypatch, scale="demo", max_steps=2, batch_size=2, masks_per_bucket=1,
                            vgg_backbone="random")
     meta = _sidecar(tmp_path, "demo", "sample_scenes")
-    assert meta["scale"] == "demo" and meta["step"] == 2 and meta["config"]["image_size"] == 64
+    from inpaintlib.papers.msfef import MSFEFConfig
+
+    assert meta["scale"] == "demo" and meta["step"] == 2
+    assert meta["config"]["image_size"] == MSFEFConfig.demo().image_size == 32  # ci's size, twice its widths
+    assert meta["train_config"]["lr_schedule"] == "linear"  # the demo schedule (demo_schedule)
 
 
 @pytest.mark.book

@@ -43,6 +43,7 @@ import time
 import matplotlib.pyplot as plt
 
 from inpaintlib.bench import yours
+from inpaintlib.record import record
 
 # %%
 if image_path is None:
@@ -53,5 +54,6 @@ print(f"image {tuple(image.shape[-2:])}, hole {1 - valid.mean().item():.1%} of t
 t0 = time.perf_counter()
 results = yours.run_all(methods, image, valid, work_size=work_size)
 print(f"{len(results)} methods in {time.perf_counter() - t0:.1f} s")
+record("bench_yours_methods", len(results)), record("bench_yours_hole_percent", 100 * (1 - valid.mean().item()), 1)
 yours.side_by_side(image, valid, results)
 plt.show()
