@@ -30,6 +30,7 @@
 # beyond about 128 px: `max_side` bounds the size everything runs at.
 
 # %% tags=["parameters"]
+scale = "ci"  # the methods are the shipped demo models and the classical ones at every scale
 image_path = None
 mask_path = None
 mask_convention = "255=hole"
