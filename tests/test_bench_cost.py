@@ -140,3 +140,69 @@ def test_speedup_table_shows_failures_as_text_and_speedups_as_numbers():
     assert "no compiler" in t.loc[("MSA-Net", "inference"), "compile speedup"]
     text = speedups_finding(t)
     assert "channels_last for MSA-Net inference (2.00x)" in text and "Failed: compile" in text
+
+
+def test_adoption_finding_checks_each_networks_memory_format_against_the_measurement():
+    from inpaintlib.bench.speedups import adoption_finding, speedup_table
+
+    def rows(paper, inference, train):
+        return [{"paper": paper, "task": t, "variant": "channels_last", "eager_s": 1.0, "variant_s": 1.0 / v,
+                 "speedup": v, "first_call_s": 0.1} for t, v in (("inference", inference), ("train_step", train))]
+
+    t = speedup_table({"rows": rows("pmrfn", 1.2, 1.3) + rows("msfef", 1.1, 0.9)})
+    ok = adoption_finding(t, {"pmrfn": "channels_last", "msfef": "contiguous_format"})
+    assert "PMRFN runs in channels_last (channels_last 1.20x inference, 1.30x training: as measured)" in ok
+    assert "MSFEF runs in contiguous_format (channels_last 1.10x inference, 0.90x training: as measured)" in ok
+    stale = adoption_finding(t, {"pmrfn": "contiguous_format", "msanet": "channels_last"})
+    assert "PMRFN runs in contiguous_format" in stale and "no longer supports" in stale
+    assert "MSA-Net runs in channels_last (channels_last not measured)" in stale
+
+
+def test_speedups_run_keeps_the_rows_of_variants_it_does_not_measure_again(tmp_path, monkeypatch):
+    import json
+
+    from inpaintlib.bench import speedups
+
+    monkeypatch.setattr(speedups, "_child", lambda paper, task, variant, *a: {
+        "paper": paper, "task": task, "variant": variant, "speedup": 1.5, "error": None})
+    out = tmp_path / "speedups.json"
+    speedups.run(papers=("msfef",), tasks=("inference",), variants=("channels_last",), out=out)
+    first = json.loads(out.read_text())
+    assert len(first["rows"]) == 1 and first["complete"] is False
+    speedups.run(variants=("compile",), out=out)  # every network and task, compile only
+    data = json.loads(out.read_text())
+    assert ("channels_last", "msfef", "inference") in {(r["variant"], r["paper"], r["task"]) for r in data["rows"]}
+    assert len(data["rows"]) == 1 + len(speedups.PAPERS) * len(speedups.TASKS) and data["complete"] is False
+    speedups.run(variants=("channels_last",), out=out)
+    assert json.loads(out.read_text())["complete"] is True
+
+
+def test_budget_settings_differ_from_the_shipped_demo_in_widths_or_size_only():
+    from inpaintlib.bench.budget import OTHER_SIZE, settings
+    from inpaintlib.registry import paper_model
+
+    for paper in OTHER_SIZE:
+        spec = paper_model(paper).config_cls
+        s = settings(paper)
+        assert s["demo"] == spec.demo()
+        assert s["ci network"] == type(spec.ci())(**{**spec.ci().__dict__, "image_size": spec.demo().image_size})
+        other = s[f"{OTHER_SIZE[paper]} px"]
+        assert other.image_size != spec.demo().image_size and other == type(other)(
+            **{**spec.demo().__dict__, "image_size": other.image_size})
+
+
+def test_budget_finding_names_the_best_setting_and_how_far_behind_the_shipped_one_is():
+    from inpaintlib.bench.budget import budget_finding, budget_table
+
+    def row(paper, setting, psnr):
+        return {"paper": paper, "setting": setting, "image_size": 64, "parameters": 10, "units": 100,
+                "train_cpu_s": 200.0, "psnr_all": psnr, "psnr_by_bucket": {"(0.01,0.1]": psnr + 1}}
+
+    data = {"rows": [row("msfef", "demo", 20.0), row("msfef", "ci network", 21.0), row("msfef", "64 px", 19.0),
+                     row("pmrfn", "demo", 22.0), row("pmrfn", "ci network", 21.95), row("pmrfn", "32 px", 21.0)]}
+    t = budget_table(data)
+    assert t.loc[("MSFEF", "demo"), "behind best (dB)"] == pytest.approx(1.0)
+    assert t.loc[("PMRFN", "demo"), "behind best (dB)"] == 0
+    text = budget_finding(t)
+    assert "MSFEF: ci network (21.00 dB), the shipped setting 1.00 dB behind" in text
+    assert "PMRFN: demo (22.00 dB)" in text and "for 1 of 2 networks" in text

@@ -190,7 +190,7 @@ def test_g1_sees_holes_filled_with_one_and_the_hole_channel_and_the_composite_ke
     assert torch.equal(g1[:, :3], image * valid + (1 - valid))  # I_in: holes filled with 1 (authors' code)
     assert torch.equal(seen["g2"][:, 3:], 1 - valid)
     assert torch.equal(comp * valid, image * valid)
-    assert float(comp.min()) >= 0 and float(comp.max()) <= 1
+    assert float(comp.detach().min()) >= 0 and float(comp.detach().max()) <= 1
 
 
 def test_g2_input_is_the_raw_coarse_output_or_with_the_authors_option_the_composite():

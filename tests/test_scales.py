@@ -1,6 +1,7 @@
 """Every scale's code path runs: the training notebooks of MSFEF, MSA-Net, DeepGIN, PMRFN and CtxAttn at ``paper``
-scale (the paper's network at 256 px, the paper's datasets in their real folder layouts, faked in a temporary folder)
-and MSFEF's and MSA-Net's at ``demo`` scale, each with the notebook's smoke-test knobs (a step cap, a small batch, one
+scale (the paper's network at 256 px, the paper's datasets in their real folder layouts, faked in a temporary folder;
+every dataset prepared and opened, one trained per chapter), CtxAttn's evaluation after its training (Fig. 3 at
+512 px), and MSFEF's and MSA-Net's training notebooks at ``demo`` scale, each with the notebook's smoke-test knobs (a step cap, a small batch, one
 test mask per bucket, one test photograph, a random VGG because no weights can be downloaded here). Slow (minutes):
 marked ``book`` like the other notebook runs."""
 from __future__ import annotations
@@ -72,16 +73,19 @@ def _sidecar(tmp_path: Path, scale: str, run: str, chapter: str = "msfef") -> di
 
 @pytest.mark.book
 def test_training_notebook_runs_at_paper_scale_on_the_papers_datasets(tmp_path, monkeypatch):
+    from inpaintlib.data import open_dataset
+
     data = tmp_path / "datasets"
-    for name in LAYOUTS:
+    for name in LAYOUTS:  # every dataset of Sect. 4.1 prepared and opened at 256 px in its real layout
         _fake_dataset(data, name)
-    _run_training_notebook(tmp_path, monkeypatch, scale="paper", data_root=str(data), max_steps=1, batch_size=2,
-                           masks_per_bucket=1, vgg_backbone="random")
-    for name in LAYOUTS:  # one run per dataset of Sect. 4.1, each with the paper's network at 256 px
-        meta = _sidecar(tmp_path, "paper", name)
-        assert meta["paper"] == "msfef" and meta["scale"] == "paper" and meta["step"] == 1
-        assert meta["config"]["image_size"] == 256 and len(meta["config"]["encoder_widths"]) == 8
-        assert meta["train_config"]["batch_size"] == 2 and meta["train_config"]["lr"] == 3e-3
+        assert open_dataset(name, data / name, "test", 256)[0].shape == (3, 256, 256)
+    # One trained (each run costs minutes of CPU with the paper's network; the cells are the same for all three)
+    _run_training_notebook(tmp_path, monkeypatch, scale="paper", data_root=str(data), datasets=["helen"],
+                           max_steps=1, batch_size=2, masks_per_bucket=1, test_images=1, vgg_backbone="random")
+    meta = _sidecar(tmp_path, "paper", "helen")  # the paper's network at 256 px
+    assert meta["paper"] == "msfef" and meta["scale"] == "paper" and meta["step"] == 1
+    assert meta["config"]["image_size"] == 256 and len(meta["config"]["encoder_widths"]) == 8
+    assert meta["train_config"]["batch_size"] == 2 and meta["train_config"]["lr"] == 3e-3
 
 
 @pytest.mark.book
@@ -98,15 +102,18 @@ def test_training_notebook_runs_at_demo_scale(tmp_path, monkeypatch):
 
 @pytest.mark.book
 def test_msanet_training_notebook_runs_at_paper_scale_on_the_papers_datasets(tmp_path, monkeypatch):
+    from inpaintlib.data import open_dataset
+
     data = tmp_path / "datasets"
-    for name in MSANET_LAYOUTS:
+    for name in MSANET_LAYOUTS:  # both datasets of Sect. 4 prepared and opened at 256 px
         _fake_dataset(data, name, layouts=MSANET_LAYOUTS)
-    _run_training_notebook(tmp_path, monkeypatch, chapter="msanet", scale="paper", data_root=str(data), max_steps=2,
-                           batch_size=1, masks_per_bucket=1, test_images=1)
-    for name in MSANET_LAYOUTS:  # both datasets of Sect. 4, the paper's network at 256 px and learning rate
-        meta = _sidecar(tmp_path, "paper", name, "msanet")
-        assert meta["paper"] == "msanet" and meta["scale"] == "paper" and meta["config"]["image_size"] == 256
-        assert meta["train_config"]["lr"] == 3e-4 and meta["step"] == 2 and meta["train_config"]["batch_size"] == 1
+        assert open_dataset(name, data / name, "test", 256)[0].shape == (3, 256, 256)
+    # One trained (Places2; the cells are the same for both): the paper's network at 256 px and learning rate
+    _run_training_notebook(tmp_path, monkeypatch, chapter="msanet", scale="paper", data_root=str(data),
+                           datasets=["places2"], max_steps=2, batch_size=1, masks_per_bucket=1, test_images=1)
+    meta = _sidecar(tmp_path, "paper", "places2", "msanet")
+    assert meta["paper"] == "msanet" and meta["scale"] == "paper" and meta["config"]["image_size"] == 256
+    assert meta["train_config"]["lr"] == 3e-4 and meta["step"] == 2 and meta["train_config"]["batch_size"] == 1
     manifest = json.loads((data / "celeba_hq_28k" / "manifest_28k.json").read_text())
     assert len(manifest["splits"]["test"]) == 2000 and len(manifest["splits"]["train"]) == 3
 
@@ -157,13 +164,22 @@ def test_pmrfn_training_notebook_runs_at_paper_scale_on_the_papers_datasets(tmp_
 
 
 @pytest.mark.book
-def test_ctxattn_training_notebook_runs_at_paper_scale_on_places2(tmp_path, monkeypatch):
+def test_ctxattn_notebooks_run_at_paper_scale_on_places2_with_fig3_at_512_px(tmp_path, monkeypatch):
+    from inpaintlib.reproduce.execute import key_numbers
+
     data = tmp_path / "datasets"
     _fake_dataset(data, "places2", layouts=CTXATTN_LAYOUTS)
-    _run_training_notebook(tmp_path, monkeypatch, chapter="ctxattn", notebook="03_training.py", scale="paper",
-                           data_root=str(data), max_steps=1, batch_size=1, masks_per_bucket=1, test_images=1)
+    smoke = dict(scale="paper", data_root=str(data), masks_per_bucket=1, test_images=1)
+    _run_training_notebook(tmp_path, monkeypatch, chapter="ctxattn", notebook="03_training.py", max_steps=1,
+                           batch_size=1, **smoke)
     meta = _sidecar(tmp_path, "paper", "places2", "ctxattn")  # DeepFill v1's network (c = 32) at 256 px
     assert meta["paper"] == "ctxattn" and meta["scale"] == "paper" and meta["step"] == 1
     assert meta["config"]["image_size"] == 256 and meta["config"]["base_channels"] == 32
     t = meta["train_config"]  # DeepFill v1: Adam 1e-4 for G and the critics, 5 critic updates per G update
     assert t["lr"] == 1e-4 and t["d_lr"] == 1e-4 and t["d_steps"] == 5 and t["batch_size"] == 1
+    # Then the evaluation on that checkpoint: Table I's buckets at 256 px and Fig. 3's layout at 512 px.
+    out = _run_training_notebook(tmp_path, monkeypatch, chapter="ctxattn", notebook="06_evaluation.py", **smoke)
+    keys = key_numbers(out)
+    assert keys["ctxattn_fig3_size"] == "512" and "ctxattn_eval_ctxattn_psnr_all" in keys
+    fig3 = next(c for c in out["cells"] if "ctxattn-512" in "".join(c["source"]))
+    assert any("image/png" in o.get("data", {}) for o in fig3["outputs"])  # the figure was drawn

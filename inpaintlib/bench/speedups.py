@@ -9,10 +9,13 @@ batch of 8 images of the demo size: forward, an L1 loss against the image, backw
 chapters' full losses, VGG features and discriminators, are left out, so this times the generator only).
 
 Each (network, task, variant) runs in a fresh child process (all ``channels_last`` rows first, then all
-``compile`` rows; the JSON file is rewritten after each row, ``"complete": false`` until the last), so a crash or
+``compile`` rows; the JSON file is rewritten after each row and keeps the rows of other variants already in it,
+``"complete": false`` until every combination has a row), so a crash or
 a compile that does not finish (``--timeout``) costs only that row. A child times eager against the variant,
 interleaved run by run, each the median of ``--repeats`` runs after warm-up runs: ``channels_last`` (model and
-inputs in NHWC) or ``torch.compile(model)`` (the default inductor backend, which needs a C++ compiler on the CPU;
+inputs in NHWC) against the same network in NCHW, whichever format the library runs it in
+(:meth:`inpaintlib.network.InpaintingNet.adopt_memory_format`), or ``torch.compile(model)`` against the library's
+eager network (the default inductor backend, which needs a C++ compiler on the CPU;
 its first call, which compiles, is timed separately as ``first_call_s``). Failures are recorded with their error.
 """
 from __future__ import annotations
@@ -21,6 +24,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -35,8 +39,8 @@ from ..registry import paper_model
 from .cost import PAPERS, build, inputs
 from .layers import time_interleaved
 
-__all__ = ["VARIANTS", "TASKS", "make_task", "measure_pair", "run", "speedup_table", "speedups_finding", "main",
-           "DEFAULT_OUT"]
+__all__ = ["VARIANTS", "TASKS", "make_task", "measure_pair", "run", "speedup_table", "speedups_finding",
+           "adopted_formats", "adoption_finding", "main", "DEFAULT_OUT"]
 
 DEFAULT_OUT = Path("notebooks") / "bench" / "measured" / "speedups.json"
 VARIANTS = ("channels_last", "compile")
@@ -45,8 +49,8 @@ TRAIN_BATCH = 8
 
 
 def make_task(paper: str, task: str, variant: str | None):
-    """A callable running one ``task`` of ``paper``'s demo network, eager (``variant=None``), in
-    ``channels_last`` or compiled."""
+    """A callable running one ``task`` of ``paper``'s demo network: ``"contiguous"`` (NCHW), ``"channels_last"``
+    (NHWC), ``"compile"`` (the library's default format, compiled) or ``None`` (the library's default, eager)."""
     model = build(paper, "demo")
     if task == "inference":
         image, valid = inputs(256)
@@ -54,9 +58,9 @@ def make_task(paper: str, task: str, variant: str | None):
         size = paper_model(paper).config_cls.demo().image_size
         image, valid = inputs(size, TRAIN_BATCH)
         model.train()
-    if variant == "channels_last":
-        model = model.to(memory_format=torch.channels_last)
-        image, valid = (t.contiguous(memory_format=torch.channels_last) for t in (image, valid))
+    if variant in ("contiguous", "channels_last"):
+        fmt = torch.channels_last if variant == "channels_last" else torch.contiguous_format
+        model.adopt_memory_format(fmt)  # weights now, inputs on every call (inpaintlib.network)
     fn = torch.compile(model) if variant == "compile" else model
     if task == "inference":
         def step():
@@ -76,7 +80,7 @@ def make_task(paper: str, task: str, variant: str | None):
 def measure_pair(paper: str, task: str, variant: str, repeats: int = 5, warmup: int = 2) -> dict:
     """Eager against ``variant`` for one (network, task), interleaved; run in a child process by :func:`run`."""
     torch.manual_seed(0)
-    eager = make_task(paper, task, None)
+    eager = make_task(paper, task, "contiguous" if variant == "channels_last" else None)
     other = make_task(paper, task, variant)
     t0 = time.perf_counter()
     other()  # for torch.compile: the compilation
@@ -98,7 +102,9 @@ def _child(paper: str, task: str, variant: str, repeats: int, timeout: int, thre
         return {**base, "error": f"did not finish within {timeout} s (compilation included)"}
     lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
     if res.returncode != 0 or not lines:
-        err = (res.stderr.strip().splitlines() or ["no output"])[-1]
+        lines = res.stderr.strip().splitlines() or ["no output"]
+        raised = [ln for ln in lines if re.match(r"^[\w.]+(Error|Exception)\b", ln)]  # the exception, not advice
+        err = (raised or lines)[-1]
         return {**base, "error": f"exit {res.returncode}: {err[:300]}", "wall_s": time.perf_counter() - t0}
     return {**json.loads(lines[-1]), "wall_s": time.perf_counter() - t0}
 
@@ -106,8 +112,9 @@ def _child(paper: str, task: str, variant: str, repeats: int, timeout: int, thre
 def run(papers=PAPERS, tasks=TASKS, variants=VARIANTS, repeats: int = 5, timeout: int = 600,
         threads: int | None = None, out: Path | None = None, command: str = "") -> dict:
     """Every (network, task, variant) in child processes, variant by variant; the machine facts and the rows.
-    With ``out``, the result so far is written after every row (``"complete": false`` until the last), so an
-    interrupted run keeps what it measured."""
+    With ``out``, the result so far is written after every row, so an interrupted run keeps what it measured; rows
+    already in ``out`` for combinations this run does not measure are kept (``"complete"`` once every network,
+    task and variant has a row)."""
     import shutil
 
     threads = threads or os.cpu_count() or 1
@@ -117,10 +124,16 @@ def run(papers=PAPERS, tasks=TASKS, variants=VARIANTS, repeats: int = 5, timeout
               "load_avg_1min_before": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
               "train_batch": TRAIN_BATCH, "command": command, "complete": False, "rows": []}
     todo = [(v, p, t) for v in variants for p in papers for t in tasks]
-    for i, (variant, paper, task) in enumerate(todo):
+    if out is not None and out.is_file():  # keep the rows of the file that this run does not measure again
+        before = json.loads(out.read_text())
+        result["rows"] = [r for r in before["rows"] if (r["variant"], r["paper"], r["task"]) not in todo]
+        if result["rows"] and before.get("command"):  # the runs that measured the rows, in order
+            result["command"] = f"{before['command']}, then {command}"
+    every = {(v, p, t) for v in VARIANTS for p in PAPERS for t in TASKS}
+    for variant, paper, task in todo:
         row = _child(paper, task, variant, repeats, timeout, threads)
         result["rows"].append(row)
-        result["complete"] = i == len(todo) - 1
+        result["complete"] = every <= {(r["variant"], r["paper"], r["task"]) for r in result["rows"]}
         sp = f"{row['speedup']:.2f}x" if row.get("speedup") else row.get("error")
         print(f"{paper:8} {task:10} {variant:14} {sp}", flush=True)
         if out is not None:
@@ -144,9 +157,12 @@ def speedup_table(data: dict):
         row = rows.setdefault(key, {})
         if r.get("eager_s") and "eager s" not in row:
             row["eager s"] = r["eager_s"]
-        row[f"{r['variant']} speedup"] = r["speedup"] if r.get("speedup") else f"failed: {r.get('error')}"
+        row[f"{r['variant']} speedup"] = r["speedup"] if r.get("speedup") else f"failed: {str(r.get('error'))[:60]}"
         if r["variant"] == "compile" and r.get("first_call_s"):
             row["compile: first call s"] = r["first_call_s"]
+            if r.get("speedup") and r["speedup"] > 1:  # calls after which the compilation has paid for itself
+                row["compile: pays back after calls"] = round(
+                    (r["first_call_s"] - r["variant_s"]) / (r["eager_s"] - r["variant_s"]))
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index = pd.MultiIndex.from_tuples(out.index, names=["network", "task"])
     return out
@@ -161,11 +177,40 @@ def speedups_finding(table, threshold: float = 1.1) -> str:
         for v in VARIANTS:
             val = r.get(f"{v} speedup")
             if isinstance(val, float) and val > threshold:
-                gains.append(f"{v} for {net} {task} ({val:.2f}x)")
+                payback = r.get("compile: pays back after calls") if v == "compile" else None
+                gains.append(f"{v} for {net} {task} ({val:.2f}x" + (
+                    f", after a first call of {r['compile: first call s']:.0f} s that pays for itself after "
+                    f"{payback:.0f} calls)" if isinstance(payback, (int, float)) and payback == payback else ")"))
             elif isinstance(val, str):
                 failed.append(f"{v} for {net} {task}")
     return (f"More than {100 * (threshold - 1):.0f}% faster than eager: {'; '.join(gains) if gains else 'none'}."
             + (f" Failed: {'; '.join(failed)}." if failed else ""))
+
+
+def adopted_formats(papers=PAPERS) -> dict[str, str]:
+    """``paper -> memory format`` the library runs each network in (its class's ``memory_format``)."""
+    return {p: str(paper_model(p).network_cls.memory_format).replace("torch.", "") for p in papers}
+
+
+def adoption_finding(table, formats: dict[str, str] | None = None) -> str:
+    """What the library adopted, checked against the measured ``channels_last`` speedups of :func:`speedup_table`:
+    for each network, its format and whether the measurement supports it (channels_last adopted where it was faster
+    for both inference and a training step, not adopted where it was slower for either)."""
+    from .cost import LABELS
+
+    formats = adopted_formats() if formats is None else formats
+    parts = []
+    for paper, fmt in formats.items():
+        net = LABELS.get(paper, paper)
+        vals = [table.loc[(net, t)].get("channels_last speedup") if (net, t) in table.index else None for t in TASKS]
+        if not all(isinstance(v, float) for v in vals):
+            parts.append(f"{net} runs in {fmt} (channels_last not measured)")
+            continue
+        faster = all(v > 1 for v in vals)
+        agrees = faster == (fmt == "channels_last")
+        parts.append(f"{net} runs in {fmt} (channels_last {vals[0]:.2f}x inference, {vals[1]:.2f}x training: "
+                     + ("as measured" if agrees else "**the measurement no longer supports this choice**") + ")")
+    return "The library's choice (`memory_format` of each network class): " + "; ".join(parts) + "."
 
 
 def main(argv=None) -> dict | None:  # noqa: D103

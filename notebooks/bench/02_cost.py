@@ -15,7 +15,8 @@
 # the five networks of the book on one footing: **parameters**, **multiply-accumulates** (MACs) of one 256x256 image,
 # **CPU inference time** per 256x256 image, **peak memory** of that inference and **training speed**, beside what
 # the papers themselves say about their cost (on their GPUs), then quality against cost, what the distinctive layer
-# of each chapter costs against a plain convolution, and whether `torch.compile` or `channels_last` help on a CPU.
+# of each chapter costs against a plain convolution, whether `torch.compile` or `channels_last` help on a CPU, and
+# which image size and width learn the most in a fixed CPU budget.
 #
 # Counted and timed here, when this page was built: parameters and MACs of the `demo` and `ci` configurations, the
 # latency and memory of the `demo` configurations. The `paper` configurations (PMRFN's alone is a 150-GMAC forward
@@ -34,8 +35,9 @@ import torch
 from IPython.display import Markdown, display
 
 from inpaintlib.bench import cost as C
+from inpaintlib.bench.budget import show_budget
 from inpaintlib.bench.layers import layer_tables, layers_finding
-from inpaintlib.bench.speedups import speedup_table, speedups_finding
+from inpaintlib.bench.speedups import adoption_finding, speedup_table, speedups_finding
 from inpaintlib.chapter import show
 from inpaintlib.record import record
 
@@ -143,13 +145,31 @@ display(Markdown(f"{C.measured_note(layers)}. {layers_finding(totals, shapes, di
 # %% [markdown]
 # ## `torch.compile` and `channels_last` on a CPU
 #
-# `python -m inpaintlib.bench.speedups`: each `demo` network eager against `channels_last` (NHWC weights and inputs)
-# and against `torch.compile` (inductor), for inference of one 256x256 image and for a training step (batch 8 at the
-# demo size, L1 loss, Adam; the chapters' VGG and discriminator losses left out). Speedup = eager time / variant
-# time (above 1 = faster); each pair interleaved in its own process; failures are listed with their error.
+# `python -m inpaintlib.bench.speedups`: each `demo` network in `channels_last` (NHWC weights and inputs) against the
+# same network in NCHW, and compiled with `torch.compile` (inductor) against the library's eager network, for
+# inference of one 256x256 image and for a training step (batch 8 at the demo size, L1 loss, Adam; the chapters' VGG
+# and discriminator losses left out). Speedup = before / after (above 1 = faster); each pair interleaved in its own
+# process; failures are listed with their error. Where `channels_last` was faster for both tasks the library adopted
+# it (`InpaintingNet.memory_format`, so the chapters train and evaluate that way); `torch.compile` is not adopted
+# where it is slower or barely faster, and costs a compilation of the first call.
 
 # %%
 speed = C.measured("speedups")
 sp = speedup_table(speed)
 show(sp, "Speedup over eager (median of repeats)", digits=2)
-display(Markdown(f"{C.measured_note(speed)}. {speedups_finding(sp)}"))
+display(Markdown(f"{C.measured_note(speed)}. {speedups_finding(sp)} {adoption_finding(sp)}"))
+
+# %% [markdown]
+# ## Where a demo budget learns the most: image size and width
+#
+# The `demo` models are ci's recipe with twice ci's widths at ci's size, trained for about 30 CPU minutes. Is that
+# the setting that learns the most for the time? `python -m inpaintlib.bench.budget` gives three settings of each
+# network the same CPU time (one thread, the chapter's full demo recipe): the shipped setting, ci's smaller network
+# at the same size (more updates), and the shipped widths at the other size. Each model is scored as the demo models
+# are (64 px ci test photographs, irregular test masks, PSNR of the composite). The budget is several times smaller
+# than the demo's and there is one seed, so this ranks what learns fastest early on; it does not predict the order
+# after 30 minutes.
+
+# %%
+budget = C.measured("budget")
+show_budget(budget, C.measured_note(budget))

@@ -27,6 +27,8 @@ scale = "ci"
 seed = 0
 device = "auto"
 data_root = None
+masks_per_bucket = None  # smoke-test knobs: test masks per bucket
+test_images = None  # and test photographs scored (and shown in Fig. 3's layout)
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
@@ -34,15 +36,18 @@ from IPython.display import Markdown, display
 
 from inpaintlib import viz
 from inpaintlib.chapter import chapter_data, completion_grid, demo_against_ci, evaluate_methods, show
-from inpaintlib.papers.ctxattn import CtxAttnConfig, table1_checks, table1_protocol
+from inpaintlib.papers.ctxattn import CtxAttnConfig, ctxattn_training, table1_checks, table1_protocol
 from inpaintlib.papers.ctxattn.evaluation import methods_for, table1_frames
 from inpaintlib.record import record
 
 size = CtxAttnConfig.for_scale(scale).image_size
 proto = table1_protocol()
-d = chapter_data(scale, size, proto, mask_label="ctxattn")["sample_scenes"]
-ours, methods = methods_for(scale)
-print(f"{scale} scale, {size} px: {len(d.test_images)} test images, {len(d.masks)} masks; methods (all at {scale} "
+smoke = dict(data_root=data_root, per_bucket=masks_per_bucket, max_test_images=test_images)
+# paper scale with data_root: Places2, the run 03_training wrote; otherwise the sample scenes
+name, d = next(iter(chapter_data(scale, size, proto, datasets=ctxattn_training(scale).datasets, mask_label="ctxattn",
+                                 **smoke).items()))
+ours, methods = methods_for(scale, name)
+print(f"{scale} scale, {name}, {size} px: {len(d.test_images)} test images, {len(d.masks)} masks; methods (all at {scale} "
       f"scale; MSFEF: its shipped checkpoint): {list(methods)}")
 
 # %% [markdown]
@@ -53,7 +58,7 @@ print(f"{scale} scale, {size} px: {len(d.test_images)} test images, {len(d.masks
 # %%
 tables = {n: r.table for n, r in evaluate_methods(methods, d.test_images, d.masks, proto).items()}
 ours_t, paper_t = table1_frames(tables, proto.bucket_labels)
-show(ours_t, f"{scale} scale, sample scenes ({size} px); FID: n/a (Inception weights unavailable offline)", digits=3)
+show(ours_t, f"{scale} scale, {name} ({size} px); FID: n/a (Inception weights unavailable offline)", digits=3)
 show(paper_t, "Paper Table I as printed (dataset, masks, size and protocol not stated: for reference only)", digits=3)
 viz.bucket_bars(tables, metrics=["psnr", "ssim"], title=f"Table I's buckets, {scale} scale")
 plt.show()
@@ -85,14 +90,17 @@ completion_grid(methods, images, masks, title=f"{scale} scale ({size} px)");
 #
 # Fig. 3 compares completions on 512x512 images. GConv, EC, RN and DSNet cannot be run here (no weights, no data), and
 # the `ci` network works at 64 px, so the figure's layout (input, each method, ground truth) is regenerated only at
-# `paper` scale, where the network is fully convolutional and the test photographs are 512 px.
+# `paper` scale: the network (trained at 256 px, fully convolutional) runs on the test photographs opened at 512 px,
+# with masks of Table I's two buckets drawn at 512 px. Beside it, mean filling as the floor (biharmonic inpainting
+# solves a linear system over every hole pixel: minutes per 512 px image on a CPU).
 
 # %%
 if scale == "paper":
-    big = chapter_data(scale, 512, proto, data_root=data_root, mask_label="ctxattn-512")
-    im, mk = next(iter(big.values())).examples(buckets=(0, 1))
-    completion_grid({k: methods[k] for k in (ours, "biharmonic")}, im, mk, title="Fig. 3 layout, 512 px")
+    big = chapter_data(scale, 512, proto, datasets=[name], mask_label="ctxattn-512", **smoke)
+    im, mk = big[name].examples(buckets=(0, 1), n=min(4, 2 * len(big[name].test_images)))
+    completion_grid({k: methods[k] for k in (ours, "mean fill")}, im, mk, title=f"Fig. 3 layout, {name}, 512 px")
     plt.show()
+    record("ctxattn_fig3_size", int(im.shape[-1]))
 else:
     print(f"{scale} scale: Fig. 3 (512 px) is regenerated at paper scale only")
 

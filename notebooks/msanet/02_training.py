@@ -36,6 +36,7 @@ max_steps = None  # smoke-test knobs: cap the run,
 batch_size = None  # override the batch,
 masks_per_bucket = None  # the test masks per bucket
 test_images = None  # and the number of test photographs scored
+datasets = None  # paper scale: a subset of the recipe's datasets
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
@@ -60,8 +61,8 @@ print(describe(cfg, recipe))
 # does not say how it made training masks).
 
 # %%
-splits = chapter_data(scale, cfg.image_size, protocol(), data_root=data_root, datasets=recipe.datasets, seed=seed,
-                      mask_label="msanet", per_bucket=masks_per_bucket, max_test_images=test_images)
+splits = chapter_data(scale, cfg.image_size, protocol(), data_root=data_root, datasets=datasets or recipe.datasets,
+                      seed=seed, mask_label="msanet", per_bucket=masks_per_bucket, max_test_images=test_images)
 print("test masks per bucket:", next(iter(splits.values())).mask_set.counts())
 
 # %% [markdown]

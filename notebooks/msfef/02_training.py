@@ -29,7 +29,9 @@ data_root = None
 max_steps = None  # cap every run
 batch_size = None  # override the batch
 masks_per_bucket = None  # override the number of test masks per bucket
+test_images = None  # and the number of test photographs scored
 vgg_backbone = None  # "random" where ImageNet weights cannot be fetched
+datasets = None  # paper scale: a subset of the recipe's datasets
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
@@ -66,7 +68,8 @@ if max_steps or batch_size or masks_per_bucket:
 
 # %%
 splits = chapter_data(scale, size, table1_protocol(("psnr", "ssim", "mse")), data_root=data_root,
-                      datasets=recipe.datasets, seed=seed, mask_label="msfef", per_bucket=masks_per_bucket)
+                      datasets=datasets or recipe.datasets, seed=seed, mask_label="msfef", per_bucket=masks_per_bucket,
+                      max_test_images=test_images)
 first = next(iter(splits.values()))
 print("test masks per bucket:", first.mask_set.counts())
 rng = np.random.default_rng(seed)

@@ -15,17 +15,17 @@ __all__ = ["methods_for", "table1_frames", "METRIC_ROWS"]
 METRIC_ROWS = {"psnr": "PSNR", "ssim": "SSIM", "l1": "L1 (%)"}
 
 
-def methods_for(scale: str) -> tuple[str, dict[str, Callable]]:
-    """``(our label, name -> predict)``: our trained network (the checkpoint ``03_training`` wrote), mean filling,
-    biharmonic inpainting, the MSFEF checkpoint shipped for ``scale`` and MSA-Net's if its chapter has run (all at
-    ``scale``; short names so that the completion grid's titles fit)."""
+def methods_for(scale: str, run: str = "sample_scenes") -> tuple[str, dict[str, Callable]]:
+    """``(our label, name -> predict)``: our trained network (the checkpoint ``03_training`` wrote for ``run``, the
+    dataset's name), mean filling, biharmonic inpainting, the MSFEF checkpoint shipped for ``scale`` and MSA-Net's
+    (same ``run``) if its chapter has run (all at ``scale``; short names so that the completion grid's titles fit)."""
     ours = "CtxAttn"
-    methods = {ours: predictor(load_trained(checkpoint_path("ctxattn", scale, notebook="03_training"))),
+    methods = {ours: predictor(load_trained(checkpoint_path("ctxattn", scale, run, notebook="03_training"))),
                "mean fill": mean_fill, "biharmonic": biharmonic}
     for path in shipped_checkpoints("msfef", scale):
         methods["MSFEF"] = predictor(load_trained(path))  # the shipped checkpoint
     try:
-        methods["MSA-Net"] = predictor(load_trained(checkpoint_path("msanet", scale)))
+        methods["MSA-Net"] = predictor(load_trained(checkpoint_path("msanet", scale, run)))
     except FileNotFoundError as e:
         print("MSA-Net left out:", str(e)[:120])
     return ours, methods

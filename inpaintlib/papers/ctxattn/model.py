@@ -35,6 +35,7 @@ from torch import nn
 from ..._validate import check_network_input
 from ...config import ScaledConfig
 from ...layers.contextual_attention import EXCLUSIONS, ContextualAttention
+from ...network import InpaintingNet
 
 __all__ = ["CtxAttnConfig", "CtxAttnNet", "ConvSpec"]
 
@@ -136,11 +137,13 @@ def _run(mods: nn.ModuleList, x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-class CtxAttnNet(nn.Module):
+class CtxAttnNet(InpaintingNet):
     """Coarse-to-fine generator with contextual attention (Sect. III.A-C; layers of DeepFill v1, see the module
     docstring). ``forward(image, valid)`` -> the refined output in [0, 1] (the coarse one with ``refine=False``);
     ``forward(image, valid, return_stages=True)`` -> dict ``coarse``, ``refined`` (raw outputs in [0, 1]; refined
     is None with ``refine=False``), ``output`` and ``attention`` (the layer's :class:`AttentionDetails`, or None)."""
+
+    memory_format = torch.channels_last  # measured faster on the CPU (inpaintlib.bench.speedups)
 
     def __init__(self, config: CtxAttnConfig | None = None):
         super().__init__()
@@ -173,6 +176,7 @@ class CtxAttnNet(nn.Module):
             self.rows += [dict(stage="2 conv branch", **r) for r in rows2]
             self.rows += [dict(stage="2 attention branch", **r) for r in rows3 + ca_row + rows4]
             self.rows += [dict(stage="2 decoder", **r) for r in rows5]
+        self.adopt_memory_format()
 
     # ------------------------------------------------------------------------------------------------
     def _check(self, image, valid):
@@ -207,14 +211,6 @@ class CtxAttnNet(nn.Module):
         stages["refined"] = stages["output"] = (x2 + 1) / 2
         return stages if return_stages else stages["output"]
 
-    @torch.no_grad()
-    def composite(self, image: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """``valid * image + (1 - valid) * output``."""
-        return valid * image + (1 - valid) * self(image, valid)
-
     def architecture_table(self) -> list[dict]:
         """One row per convolution (and the attention layer), built with the modules."""
         return [dict(r) for r in self.rows]
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())

@@ -1,0 +1,65 @@
+"""The base of every paper network (``inpaintlib.network.InpaintingNet``): the memory format a network runs in.
+
+DeepGIN, PMRFN and CtxAttn run in ``channels_last`` (measured faster on the CPU, ``inpaintlib.bench.speedups``);
+the tests check that this changes only the layout: the same outputs and gradients as NCHW to float rounding, and
+checkpoints that load into either format."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from inpaintlib.registry import build_model, paper_model
+from inpaintlib.weights import load_checkpoint, save_checkpoint
+
+CHANNELS_LAST = torch.channels_last
+
+
+def _ci(paper: str, seed: int = 0):
+    torch.manual_seed(seed)
+    return build_model(paper, paper_model(paper).config_cls.ci().__dict__)
+
+
+def _pair(n: int = 2, size: int = 64):
+    g = torch.Generator().manual_seed(1)
+    image = torch.rand(n, 3, size, size, generator=g)
+    valid = torch.ones(n, 1, size, size)
+    valid[:, :, 16:40, 20:44] = 0
+    return image, valid
+
+
+@pytest.mark.parametrize("paper", ["deepgin", "pmrfn", "ctxattn"])
+def test_channels_last_networks_match_nchw_in_outputs_and_gradients(paper):
+    fast = _ci(paper)
+    assert fast.memory_format == CHANNELS_LAST
+    assert all(p.is_contiguous(memory_format=CHANNELS_LAST) for p in fast.parameters() if p.dim() == 4)
+    slow = _ci(paper).adopt_memory_format(torch.contiguous_format)
+    assert all(p.is_contiguous() for p in slow.parameters())
+    slow.load_state_dict(fast.state_dict())
+    image, valid = _pair()  # NCHW inputs: converted by the network's pre-hook
+    out_fast, out_slow = fast(image, valid), slow(image, valid)
+    assert out_fast.is_contiguous(memory_format=CHANNELS_LAST)
+    torch.testing.assert_close(out_fast, out_slow, rtol=1e-4, atol=1e-5)
+    out_fast.square().mean().backward()
+    out_slow.square().mean().backward()
+    for (name, a), b in zip(fast.named_parameters(), slow.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-3, atol=1e-6, msg=lambda m: f"{paper} {name}: {m}")
+
+
+@pytest.mark.parametrize("paper", ["msfef", "msanet"])
+def test_networks_measured_slower_in_channels_last_stay_nchw(paper):
+    net = _ci(paper)
+    assert net.memory_format == torch.contiguous_format
+    assert all(p.is_contiguous() for p in net.parameters())
+
+
+def test_a_channels_last_checkpoint_is_stored_contiguous_and_loads_into_either_format(tmp_path):
+    net = _ci("ctxattn")
+    save_checkpoint(tmp_path / "m.safetensors", net, {"paper": "ctxattn"})
+    tensors, _ = load_checkpoint(tmp_path / "m.safetensors")
+    assert all(t.is_contiguous() for t in tensors.values())
+    other = _ci("ctxattn", seed=3)
+    other.load_state_dict(tensors)
+    assert all(p.is_contiguous(memory_format=CHANNELS_LAST) for p in other.parameters() if p.dim() == 4)
+    image, valid = _pair(1)
+    with torch.no_grad():
+        torch.testing.assert_close(other(image, valid), net(image, valid))
