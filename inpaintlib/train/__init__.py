@@ -44,9 +44,9 @@ discriminator and generator steps), :mod:`.batches` (which images and masks each
 :mod:`.running` (running means of the logged terms), :mod:`.distributed` (:func:`choose_device`, torchrun).
 """
 from .checkpoint import LAST_NAME, MODEL_NAME
-from .config import TrainConfig, demo_schedule
+from .config import TrainConfig, demo_schedule, recipe_at_scale
 from .distributed import choose_device
 from .history import LOG_NAME, History
 from .loop import train
 
-__all__ = ["TrainConfig", "demo_schedule", "History", "train", "choose_device", "LOG_NAME", "LAST_NAME", "MODEL_NAME"]
+__all__ = ["TrainConfig", "demo_schedule", "recipe_at_scale", "History", "train", "choose_device", "LOG_NAME", "LAST_NAME", "MODEL_NAME"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
@@ -108,6 +108,27 @@ def demo_schedule(ci: TrainConfig, steps: int) -> TrainConfig:
     the 2-core CPU machine this book is built on."""
     return ci.replace(steps=steps, lr_schedule="linear", decay_start=0.5, log_every=max(10, steps // 200),
                       eval_every=steps // 5, ckpt_every=steps // 10)
+
+
+def recipe_at_scale(scale: str, paper: Any, ci: Callable[[Any], Any], demo_steps: int,
+                    overrides: Mapping[str, Any] | None = None, **demo_changes) -> Any:
+    """A chapter's training recipe at ``scale``, derived the same way in every chapter: ``paper`` as given; ``ci`` is
+    ``ci(paper)`` (the chapter's own changes for 2 CPU cores, each marked ``# changed:`` where it is made); ``demo``
+    is the ci recipe run for ``demo_steps`` updates with :func:`demo_schedule`, plus ``demo_changes`` (recipe
+    fields, e.g. DeepGIN's warm-up steps). Then ``overrides`` replace fields of the recipe's TrainConfig
+    (``recipe.train``). A recipe is a dataclass with the fields ``scale`` and ``train``."""
+    from ..paths import check_scale
+
+    if check_scale(scale) == "paper":
+        recipe = paper
+    else:
+        recipe = ci(paper)
+        if scale == "demo":
+            recipe = dataclasses.replace(recipe, scale="demo", train=demo_schedule(recipe.train, demo_steps),
+                                         **demo_changes)
+    if overrides:
+        recipe = dataclasses.replace(recipe, train=recipe.train.replace(**overrides))
+    return recipe
 
 
 def _is_int(v, types=(int, np.integer)) -> bool:

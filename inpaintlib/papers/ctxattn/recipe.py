@@ -23,7 +23,7 @@ from ...chapter import train_model
 from ...config import dataclass_changes
 from ...masks import GENERATORS
 from ...metrics import Protocol
-from ...train import TrainConfig, demo_schedule
+from ...train import TrainConfig, recipe_at_scale
 from .critics import CriticConfig, GlobalLocalCritic, LossWeights, critic_loss, generator_loss
 from .model import CtxAttnConfig, CtxAttnNet
 
@@ -91,27 +91,19 @@ CI_ADVERSARIAL = 1e-4
 
 def ctxattn_training(scale: str = "paper", **overrides) -> CtxAttnTraining:
     """The recipe at ``scale``; ``overrides`` replace TrainConfig fields (``seed``, ``steps``, ``device``...)."""
-    paper = CtxAttnTraining(train=_paper_train())
-    if scale == "paper":
-        recipe = paper
-    elif scale == "demo":
-        ci = ctxattn_training("ci")
-        recipe = dataclasses.replace(ci, scale="demo", train=demo_schedule(ci.train, DEMO_STEPS))  # changed: ci's
-        #                                                   recipe for DEMO_STEPS updates on a CPU (see demo_schedule)
-    elif scale == "ci":
-        recipe = dataclasses.replace(
-            paper, scale="ci",
-            critic=dataclasses.replace(paper.critic, image_size=64, base=CI_CRITIC_BASE),  # changed: 64 px, narrow
-            losses=paper.losses.replace(adversarial=CI_ADVERSARIAL),  # changed: see CI_ADVERSARIAL
-            train=paper.train.replace(steps=CI_STEPS, batch_size=CI_BATCH,  # changed: 2 CPU cores
-                                      lr=CI_LR, d_lr=CI_LR,  # changed: see CI_LR
-                                      d_steps=CI_D_STEPS,  # changed: 5 -> 1 critic update (cost; CI_D_STEPS)
-                                      log_every=10, eval_every=CI_STEPS // 5, ckpt_every=None))  # changed
-    else:
-        raise ValueError(f"scale must be 'ci', 'demo' or 'paper', got {scale!r}")
-    if overrides:
-        recipe = dataclasses.replace(recipe, train=recipe.train.replace(**overrides))
-    return recipe
+    return recipe_at_scale(scale, CtxAttnTraining(train=_paper_train()), _ci, DEMO_STEPS, overrides)
+
+
+def _ci(paper: CtxAttnTraining) -> CtxAttnTraining:
+    """The ci recipe: the paper's, changed for 2 CPU cores."""
+    return dataclasses.replace(
+        paper, scale="ci",
+        critic=dataclasses.replace(paper.critic, image_size=64, base=CI_CRITIC_BASE),  # changed: 64 px, narrow
+        losses=paper.losses.replace(adversarial=CI_ADVERSARIAL),  # changed: see CI_ADVERSARIAL
+        train=paper.train.replace(steps=CI_STEPS, batch_size=CI_BATCH,  # changed: 2 CPU cores
+                                  lr=CI_LR, d_lr=CI_LR,  # changed: see CI_LR
+                                  d_steps=CI_D_STEPS,  # changed: 5 -> 1 critic update (cost; CI_D_STEPS)
+                                  log_every=10, eval_every=CI_STEPS // 5, ckpt_every=None))  # changed
 
 
 def changes_from_paper(recipe: CtxAttnTraining) -> dict[str, tuple[Any, Any]]:

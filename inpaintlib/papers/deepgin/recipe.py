@@ -30,7 +30,7 @@ from ...layers.vgg import VGGFeatures
 from ...losses import gram_matrix, masked_l1, perceptual_loss, total_variation
 from ...masks import GENERATORS
 from ...metrics import Protocol
-from ...train import TrainConfig, demo_schedule
+from ...train import TrainConfig, recipe_at_scale
 from .discriminators import DeepGINDiscriminator, hinge_d_loss, hinge_g_loss
 from .model import DeepGINConfig, DeepGINNet, downsample_lr
 
@@ -113,31 +113,24 @@ CI_VGG_LAYERS = ("conv1_1", "conv2_1", "conv3_1")  # conv4_1 / conv5_1 of VGG-19
 def deepgin_training(scale: str = "paper", **overrides) -> DeepGINTraining:
     """The recipe at ``scale`` (``paper``, ``demo``, ``ci``); see :func:`changes_from_paper`. ``overrides`` replace
     fields of the main stage's TrainConfig."""
-    paper = DeepGINTraining(train=_paper_train())
-    if scale == "paper":
-        recipe = paper
-    elif scale == "demo":
-        ci = deepgin_training("ci")
-        recipe = dataclasses.replace(ci, scale="demo", warmup_steps=DEMO_WARMUP_STEPS,  # changed: ci's recipe for
-                                     train=demo_schedule(ci.train, DEMO_STEPS))  # longer on a CPU (demo_schedule)
-    elif scale == "ci":
-        recipe = dataclasses.replace(
-            paper, scale="ci", warmup_steps=CI_WARMUP_STEPS,  # changed: 2 CPU cores, about a minute per stage
-            vgg_backbone="random",  # changed: offline; a seeded random VGG-19 (printed by describe())
-            vgg_layers=CI_VGG_LAYERS, vgg_input_scale=0.5,  # changed: cost (see CI_VGG_LAYERS)
-            disc_widths=CI_DISC_WIDTHS,  # changed: cost
-            loss_weights=dict(CI_LOSS_WEIGHTS),  # changed: style 0 (see CI_LOSS_WEIGHTS)
-            datasets=(), test_datasets=(),  # changed: the sample scenes
-            train=paper.train.replace(steps=CI_STEPS, batch_size=CI_BATCH,  # changed: cost
-                                      lr=CI_LR, d_lr=4 * CI_LR,  # changed: 3x, the paper's ratio D/G = 4 kept
-                                      grad_clip=3.0,  # changed: the authors' code's clipping (REFERENCE.md)
-                                      lr_schedule="constant", decay_start=0.0,  # changed: too few steps to decay
-                                      log_every=10, eval_every=25, ckpt_every=None))
-    else:
-        raise ValueError(f"scale must be 'ci', 'demo' or 'paper', got {scale!r}")
-    if overrides:
-        recipe = dataclasses.replace(recipe, train=recipe.train.replace(**overrides))
-    return recipe
+    return recipe_at_scale(scale, DeepGINTraining(train=_paper_train()), _ci, DEMO_STEPS, overrides,
+                           warmup_steps=DEMO_WARMUP_STEPS)  # demo: ci's recipe, longer (both stages)
+
+
+def _ci(paper: DeepGINTraining) -> DeepGINTraining:
+    """The ci recipe: the paper's, changed for 2 CPU cores."""
+    return dataclasses.replace(
+        paper, scale="ci", warmup_steps=CI_WARMUP_STEPS,  # changed: 2 CPU cores, about a minute per stage
+        vgg_backbone="random",  # changed: offline; a seeded random VGG-19 (printed by describe())
+        vgg_layers=CI_VGG_LAYERS, vgg_input_scale=0.5,  # changed: cost (see CI_VGG_LAYERS)
+        disc_widths=CI_DISC_WIDTHS,  # changed: cost
+        loss_weights=dict(CI_LOSS_WEIGHTS),  # changed: style 0 (see CI_LOSS_WEIGHTS)
+        datasets=(), test_datasets=(),  # changed: the sample scenes
+        train=paper.train.replace(steps=CI_STEPS, batch_size=CI_BATCH,  # changed: cost
+                                  lr=CI_LR, d_lr=4 * CI_LR,  # changed: 3x, the paper's ratio D/G = 4 kept
+                                  grad_clip=3.0,  # changed: the authors' code's clipping (REFERENCE.md)
+                                  lr_schedule="constant", decay_start=0.0,  # changed: too few steps to decay
+                                  log_every=10, eval_every=25, ckpt_every=None))
 
 
 def changes_from_paper(recipe: DeepGINTraining) -> dict[str, tuple[Any, Any]]:

@@ -25,7 +25,7 @@ from ...chapter import train_model
 from ...config import dataclass_changes
 from ...masks import GENERATORS
 from ...metrics import Protocol
-from ...train import TrainConfig, demo_schedule
+from ...train import TrainConfig, recipe_at_scale
 from .model import LOSS_FEATURES, MSANet, MSANetConfig
 
 __all__ = ["MSANetTraining", "msanet_training", "changes_from_paper", "msanet_loss", "gram", "make_loss_fn",
@@ -79,25 +79,17 @@ CI_LOSS_WEIGHTS = {"l2": 1.0, "perceptual": 0.0, "style": 0.0}
 def msanet_training(scale: str = "paper", **overrides) -> MSANetTraining:
     """The recipe at ``scale``; ``demo``/``ci`` change only steps, batch and bookkeeping (see
     :func:`changes_from_paper`); ``overrides`` replace TrainConfig fields."""
-    paper = MSANetTraining(train=_paper_train())
-    if scale == "paper":
-        recipe = paper
-    elif scale == "demo":
-        ci = msanet_training("ci")
-        recipe = dataclasses.replace(ci, scale="demo", train=demo_schedule(ci.train, DEMO_STEPS))  # changed: ci's
-        #                                                   recipe for DEMO_STEPS updates on a CPU (see demo_schedule)
-    elif scale == "ci":
-        recipe = dataclasses.replace(paper, scale="ci", train=paper.train.replace(
-            steps=CI_STEPS, batch_size=CI_BATCH,  # changed: 2 CPU cores, about a minute
-            lr=CI_LR,  # changed: see CI_LR
-            log_every=10, eval_every=CI_STEPS // 5, ckpt_every=None),  # changed: bookkeeping
-            loss_weights=dict(CI_LOSS_WEIGHTS),  # changed: see CI_LOSS_WEIGHTS
-            refine_fraction=0.0)  # changed: one stage (too few steps to refine)
-    else:
-        raise ValueError(f"scale must be 'ci', 'demo' or 'paper', got {scale!r}")
-    if overrides:
-        recipe = dataclasses.replace(recipe, train=recipe.train.replace(**overrides))
-    return recipe
+    return recipe_at_scale(scale, MSANetTraining(train=_paper_train()), _ci, DEMO_STEPS, overrides)
+
+
+def _ci(paper: MSANetTraining) -> MSANetTraining:
+    """The ci recipe: the paper's, changed for 2 CPU cores."""
+    return dataclasses.replace(paper, scale="ci", train=paper.train.replace(
+        steps=CI_STEPS, batch_size=CI_BATCH,  # changed: 2 CPU cores, about a minute
+        lr=CI_LR,  # changed: see CI_LR
+        log_every=10, eval_every=CI_STEPS // 5, ckpt_every=None),  # changed: bookkeeping
+        loss_weights=dict(CI_LOSS_WEIGHTS),  # changed: see CI_LOSS_WEIGHTS
+        refine_fraction=0.0)  # changed: one stage (too few steps to refine)
 
 
 def changes_from_paper(recipe: MSANetTraining) -> dict[str, tuple[Any, Any]]:

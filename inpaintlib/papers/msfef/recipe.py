@@ -19,7 +19,7 @@ from ...layers.vgg import VGGFeatures
 from ...losses import InpaintingLoss
 from ...masks import GENERATORS
 from ...metrics import Protocol
-from ...train import TrainConfig, demo_schedule
+from ...train import TrainConfig, recipe_at_scale
 from .masks import TABLE1_BUCKETS, TABLE1_CLOSED, msfef_multi_rectangle_mask
 from .model import MSFEFConfig, MSFEFNet
 
@@ -85,28 +85,20 @@ def msfef_training(scale: str = "paper", **overrides) -> MSFEFTraining:
     offline, the VGG backbone;
     ``changes_from_paper(recipe)`` lists every change. ``overrides`` replace TrainConfig fields (e.g. fewer
     ``steps`` for the ablation runs, or another ``seed``)."""
-    paper = MSFEFTraining(train=paper_train_config())
-    if scale == "paper":
-        recipe = paper
-    elif scale == "demo":
-        ci = msfef_training("ci")
-        recipe = dataclasses.replace(ci, scale="demo", train=demo_schedule(ci.train, DEMO_STEPS))  # changed: ci's
-        #                                                   recipe for DEMO_STEPS updates on a CPU (see demo_schedule)
-    elif scale == "ci":
-        recipe = dataclasses.replace(
-            paper, scale="ci",
-            vgg_backbone="random",  # changed: ImageNet VGG16 weights cannot be fetched offline (explicit, seeded)
-            train=paper.train.replace(
-                steps=CI_STEPS, batch_size=CI_BATCH,  # changed: 2 CPU cores, about a minute and a half
-                lr_schedule="constant",  # changed: too few steps for a plateau schedule
-                lr=CI_LR,  # changed: a constant rate stands in for the plateau-reduced one (see CI_LR)
-                log_every=10, eval_every=CI_STEPS // 4, ckpt_every=None,  # changed: bookkeeping
-            ))
-    else:
-        raise ValueError(f"scale must be 'ci', 'demo' or 'paper', got {scale!r}")
-    if overrides:
-        recipe = dataclasses.replace(recipe, train=recipe.train.replace(**overrides))
-    return recipe
+    return recipe_at_scale(scale, MSFEFTraining(train=paper_train_config()), _ci, DEMO_STEPS, overrides)
+
+
+def _ci(paper: MSFEFTraining) -> MSFEFTraining:
+    """The ci recipe: the paper's, changed for 2 CPU cores."""
+    return dataclasses.replace(
+        paper, scale="ci",
+        vgg_backbone="random",  # changed: ImageNet VGG16 weights cannot be fetched offline (explicit, seeded)
+        train=paper.train.replace(
+            steps=CI_STEPS, batch_size=CI_BATCH,  # changed: 2 CPU cores, about a minute and a half
+            lr_schedule="constant",  # changed: too few steps for a plateau schedule
+            lr=CI_LR,  # changed: a constant rate stands in for the plateau-reduced one (see CI_LR)
+            log_every=10, eval_every=CI_STEPS // 4, ckpt_every=None,  # changed: bookkeeping
+        ))
 
 
 CI_STEPS = 600

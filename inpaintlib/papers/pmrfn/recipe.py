@@ -27,7 +27,7 @@ from ...layers.discriminators import PatchDiscriminator
 from ...losses import nonsaturating_d_loss, nonsaturating_g_loss
 from ...masks import GENERATORS
 from ...metrics import Protocol
-from ...train import TrainConfig, demo_schedule
+from ...train import TrainConfig, recipe_at_scale
 from .model import TABLE2_FLAGS, PMRFNConfig, PMRFNNet, table2_variant
 
 __all__ = ["CI_ABLATION_ROWS", "CI_ABLATION_SIZE", "ablation_config", "PMRFNTraining", "pmrfn_training", "changes_from_paper", "describe", "pmrfn_loss", "d_loss",
@@ -86,25 +86,17 @@ CI_LOSS_WEIGHTS = {"rec": 20.0, "mrec": 20.0, "adv": 0.0}
 def pmrfn_training(scale: str = "paper", **overrides) -> PMRFNTraining:
     """The recipe at ``scale``; ``demo``/``ci`` change only steps, batch, learning rate, discriminator width and
     bookkeeping (see :func:`changes_from_paper`); ``overrides`` replace TrainConfig fields."""
-    paper = PMRFNTraining(train=_paper_train())
-    if scale == "paper":
-        recipe = paper
-    elif scale == "demo":
-        ci = pmrfn_training("ci")
-        recipe = dataclasses.replace(ci, scale="demo", train=demo_schedule(ci.train, DEMO_STEPS))  # changed: ci's
-        #                                                   recipe for DEMO_STEPS updates on a CPU (see demo_schedule)
-    elif scale == "ci":
-        recipe = dataclasses.replace(paper, scale="ci", disc_base=16, disc_layers=2,  # changed: 64 px, 2 CPU cores
-                                     loss_weights=dict(CI_LOSS_WEIGHTS),  # changed: see CI_LOSS_WEIGHTS
-                                     train=paper.train.replace(
-                                         steps=CI_STEPS, batch_size=CI_BATCH,  # changed: about a minute of CPU
-                                         lr=CI_LR, betas=CI_BETAS,  # changed: see CI_LR, CI_BETAS
-                                         log_every=10, eval_every=CI_STEPS // 4, ckpt_every=None))  # changed
-    else:
-        raise ValueError(f"scale must be 'ci', 'demo' or 'paper', got {scale!r}")
-    if overrides:
-        recipe = dataclasses.replace(recipe, train=recipe.train.replace(**overrides))
-    return recipe
+    return recipe_at_scale(scale, PMRFNTraining(train=_paper_train()), _ci, DEMO_STEPS, overrides)
+
+
+def _ci(paper: PMRFNTraining) -> PMRFNTraining:
+    """The ci recipe: the paper's, changed for 2 CPU cores."""
+    return dataclasses.replace(paper, scale="ci", disc_base=16, disc_layers=2,  # changed: 64 px, 2 CPU cores
+                               loss_weights=dict(CI_LOSS_WEIGHTS),  # changed: see CI_LOSS_WEIGHTS
+                               train=paper.train.replace(
+                                   steps=CI_STEPS, batch_size=CI_BATCH,  # changed: about a minute of CPU
+                                   lr=CI_LR, betas=CI_BETAS,  # changed: see CI_LR, CI_BETAS
+                                   log_every=10, eval_every=CI_STEPS // 4, ckpt_every=None))  # changed
 
 
 def changes_from_paper(recipe: PMRFNTraining) -> dict[str, tuple[Any, Any]]:
