@@ -137,9 +137,12 @@ def test_speedup_table_shows_failures_as_text_and_speedups_as_numbers():
              "speedup": None, "first_call_s": None, "error": "no compiler"}]
     t = speedup_table({"rows": rows})
     assert t.loc[("MSA-Net", "inference"), "channels_last speedup"] == 2.0
-    assert "no compiler" in t.loc[("MSA-Net", "inference"), "compile speedup"]
-    text = speedups_finding(t)
-    assert "channels_last for MSA-Net inference (2.00x)" in text and "Failed: compile" in text
+    assert t.loc[("MSA-Net", "inference"), "compile speedup"].startswith("failed")
+    text = speedups_finding(t, data={"rows": rows})
+    assert "channels_last for MSA-Net inference (2.00x)" in text
+    assert "Failed: compile for MSA-Net inference (no compiler)" in text
+    rows[1]["error"] = "exit 1: torch._inductor.exc.InductorError: LoweringException: TypeError: cannot determine"
+    assert speedup_table({"rows": rows}).loc[("MSA-Net", "inference"), "compile speedup"] == "failed (InductorError)"
 
 
 def test_adoption_finding_checks_each_networks_memory_format_against_the_measurement():

@@ -142,6 +142,13 @@ def run(papers=PAPERS, tasks=TASKS, variants=VARIANTS, repeats: int = 5, timeout
     return result
 
 
+def _raised(error) -> str:
+    """The exception's name in a recorded error (``exit 1: torch._inductor.exc.InductorError: ...`` ->
+    ``InductorError``), for a table cell; the whole message is in the JSON file and the finding."""
+    m = re.search(r"([\w.]+(?:Error|Exception))\b", str(error))
+    return m.group(1).rsplit(".", 1)[-1] if m else "see the finding"
+
+
 def speedup_table(data: dict):
     """Eager time and speedup (eager / variant; above 1 = faster) per (network, task) and variant, from a result
     of :func:`run`; a failed measurement shows its error instead of a number."""
@@ -155,9 +162,9 @@ def speedup_table(data: dict):
     for r in data["rows"]:
         key = (LABELS.get(r["paper"], r["paper"]), r["task"])
         row = rows.setdefault(key, {})
-        if r.get("eager_s") and "eager s" not in row:
-            row["eager s"] = r["eager_s"]
-        row[f"{r['variant']} speedup"] = r["speedup"] if r.get("speedup") else f"failed: {str(r.get('error'))[:60]}"
+        if r.get("eager_s") and r["variant"] == "channels_last":  # the time before, in NCHW
+            row["NCHW s"] = r["eager_s"]
+        row[f"{r['variant']} speedup"] = r["speedup"] if r.get("speedup") else f"failed ({_raised(r.get('error'))})"
         if r["variant"] == "compile" and r.get("first_call_s"):
             row["compile: first call s"] = r["first_call_s"]
             if r.get("speedup") and r["speedup"] > 1:  # calls after which the compilation has paid for itself
@@ -168,8 +175,13 @@ def speedup_table(data: dict):
     return out
 
 
-def speedups_finding(table, threshold: float = 1.1) -> str:
-    """Which (network, task, variant) ran more than ``threshold`` times faster than eager, and which failed."""
+def speedups_finding(table, threshold: float = 1.1, data: dict | None = None) -> str:
+    """Which (network, task, variant) ran more than ``threshold`` times faster than eager, and which failed (with
+    the error recorded in ``data``, the result of :func:`run`, when given)."""
+    from .cost import LABELS
+
+    errors = {(LABELS.get(r["paper"], r["paper"]), r["task"], r["variant"]): str(r.get("error"))[:160]
+              for r in (data or {}).get("rows", []) if r.get("error")}
     gains, failed = [], []
     if table.empty:
         return "Not measured yet."
@@ -182,7 +194,8 @@ def speedups_finding(table, threshold: float = 1.1) -> str:
                     f", after a first call of {r['compile: first call s']:.0f} s that pays for itself after "
                     f"{payback:.0f} calls)" if isinstance(payback, (int, float)) and payback == payback else ")"))
             elif isinstance(val, str):
-                failed.append(f"{v} for {net} {task}")
+                err = errors.get((net, task, v))
+                failed.append(f"{v} for {net} {task}" + (f" ({err})" if err else ""))
     return (f"More than {100 * (threshold - 1):.0f}% faster than eager: {'; '.join(gains) if gains else 'none'}."
             + (f" Failed: {'; '.join(failed)}." if failed else ""))
 
