@@ -140,7 +140,7 @@ def test_speedup_table_shows_failures_as_text_and_speedups_as_numbers():
     assert t.loc[("MSA-Net", "inference"), "compile speedup"].startswith("failed")
     text = speedups_finding(t, data={"rows": rows})
     assert "channels_last for MSA-Net inference (2.00x)" in text
-    assert "Failed: compile for MSA-Net inference (no compiler)" in text
+    assert "Failed: compile for MSA-Net inference (`no compiler`)" in text
     rows[1]["error"] = "exit 1: torch._inductor.exc.InductorError: LoweringException: TypeError: cannot determine"
     assert speedup_table({"rows": rows}).loc[("MSA-Net", "inference"), "compile speedup"] == "failed (InductorError)"
 

@@ -195,7 +195,7 @@ def speedups_finding(table, threshold: float = 1.1, data: dict | None = None) ->
                     f"{payback:.0f} calls)" if isinstance(payback, (int, float)) and payback == payback else ")"))
             elif isinstance(val, str):
                 err = errors.get((net, task, v))
-                failed.append(f"{v} for {net} {task}" + (f" ({err})" if err else ""))
+                failed.append(f"{v} for {net} {task}" + (f" (`{err}`)" if err else ""))  # code: no markdown in it
     return (f"More than {100 * (threshold - 1):.0f}% faster than eager: {'; '.join(gains) if gains else 'none'}."
             + (f" Failed: {'; '.join(failed)}." if failed else ""))
 
