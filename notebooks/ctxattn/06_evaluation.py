@@ -91,8 +91,8 @@ completion_grid(methods, images, masks, title=f"{scale} scale ({size} px)");
 # Fig. 3 compares completions on 512x512 images. GConv, EC, RN and DSNet cannot be run here (no weights, no data), and
 # the `ci` network works at 64 px, so the figure's layout (input, each method, ground truth) is regenerated only at
 # `paper` scale: the network (trained at 256 px, fully convolutional) runs on the test photographs opened at 512 px,
-# with masks of Table I's two buckets drawn at 512 px. Beside it, mean filling as the floor (biharmonic inpainting
-# solves a linear system over every hole pixel: minutes per 512 px image on a CPU).
+# with masks of Table I's two buckets drawn at 512 px. Beside it, mean filling as the floor (we leave biharmonic
+# inpainting out at 512 px: it solves a linear system over every hole pixel; its cost there was not measured).
 
 # %%
 if scale == "paper":
