@@ -2,12 +2,13 @@
 
     python -m inpaintlib.bench.layers [--quick] [--threads N] [--repeats R] [--out notebooks/bench/measured/layers.json]
 
-Two tables, every time a forward + backward pass (``out.sum().backward()``) on the CPU, the contenders of a row
+Two tables, every time a forward + backward pass (``out.backward(ones_like(out))``: a dense gradient in the
+output's memory format, as a layer receives it inside a network) on the CPU, the contenders of a row
 interleaved run by run (so that a drift of the machine's load hits them alike) and each time the median of
 ``--repeats`` runs after ``--warmup`` runs:
 
-* ``pconv``: :class:`~inpaintlib.layers.PartialConv2d` against ``nn.Conv2d`` of the same shape (the overhead of the
-  mask handling) and against :class:`LiuPartialConv2d`, the straightforward formulation of Liu et al. (2018) as in
+* ``pconv``: :class:`~inpaintlib.layers.PartialConv2d` against ``nn.Conv2d`` of the same shape and memory format
+  (the overhead of the mask handling) and against :class:`LiuPartialConv2d`, the straightforward formulation of Liu et al. (2018) as in
   NVIDIA's published layer: a second convolution of the mask with an all-ones kernel of the layer's full shape, a
   division, the bias taken out and put back. The shapes are those the book's partial convolutions see: every
   partial convolution of the ``demo`` MSFEF and PMRFN networks on a batch of 8 images of their size with the 25 %
@@ -140,8 +141,8 @@ def _fwd_bwd(module: nn.Module, inputs: tuple) -> Callable[[], None]:
             a.grad = None
         out = module(*inputs)
         out = out[0] if isinstance(out, (tuple, list)) else out
-        if out.requires_grad:
-            out.sum().backward()
+        if out.requires_grad:  # a dense gradient in the output's memory format, as a layer receives in a network
+            out.backward(torch.ones_like(out))
 
     return step
 
@@ -165,6 +166,8 @@ def _conv_like(p: nn.Conv2d) -> nn.Conv2d:
     conv = nn.Conv2d(p.in_channels, p.out_channels, p.kernel_size, p.stride, p.padding, p.dilation,
                      bias=p.bias is not None)
     conv.load_state_dict(p.state_dict(), strict=False)
+    if p.weight.is_contiguous(memory_format=torch.channels_last) and not p.weight.is_contiguous():
+        conv = conv.to(memory_format=torch.channels_last)  # the layer's network runs channels_last
     return conv
 
 
