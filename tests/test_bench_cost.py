@@ -180,32 +180,86 @@ def test_speedups_run_keeps_the_rows_of_variants_it_does_not_measure_again(tmp_p
     assert json.loads(out.read_text())["complete"] is True
 
 
-def test_budget_settings_differ_from_the_shipped_demo_in_widths_or_size_only():
-    from inpaintlib.bench.budget import OTHER_SIZE, settings
+def test_budget_settings_are_ci_s_network_a_wider_one_and_the_shipped_one_at_the_other_size():
+    from inpaintlib.bench.budget import OTHER_SIZE, settings, shipped_setting
     from inpaintlib.registry import paper_model
 
     for paper in OTHER_SIZE:
         spec = paper_model(paper).config_cls
-        s = settings(paper)
-        assert s["demo"] == spec.demo()
-        assert s["ci network"] == type(spec.ci())(**{**spec.ci().__dict__, "image_size": spec.demo().image_size})
+        demo, s = spec.demo(), settings(paper)
+        assert s["ci network"] == type(demo)(**{**spec.ci().__dict__, "image_size": demo.image_size})
+        assert s[shipped_setting(paper)] == demo
+        wide = s["wider network"]
+        assert wide.image_size == demo.image_size and wide != s["ci network"]
+        with torch.device("meta"):  # parameter counts without allocating
+            n_wide, n_ci = (sum(p.numel() for p in paper_model(paper).network_cls(c).parameters())
+                            for c in (wide, s["ci network"]))
+        assert n_wide > n_ci
         other = s[f"{OTHER_SIZE[paper]} px"]
-        assert other.image_size != spec.demo().image_size and other == type(other)(
-            **{**spec.demo().__dict__, "image_size": other.image_size})
+        assert other.image_size != demo.image_size and other == type(other)(
+            **{**demo.__dict__, "image_size": other.image_size})
+    assert shipped_setting("pmrfn") == "ci network" and shipped_setting("msanet") == "wider network"
 
 
 def test_budget_finding_names_the_best_setting_and_how_far_behind_the_shipped_one_is():
-    from inpaintlib.bench.budget import budget_finding, budget_table
+    from inpaintlib.bench.budget import budget_agreement, budget_finding, budget_table
 
     def row(paper, setting, psnr):
         return {"paper": paper, "setting": setting, "image_size": 64, "parameters": 10, "units": 100,
                 "train_cpu_s": 200.0, "psnr_all": psnr, "psnr_by_bucket": {"(0.01,0.1]": psnr + 1}}
 
-    data = {"rows": [row("msfef", "demo", 20.0), row("msfef", "ci network", 21.0), row("msfef", "64 px", 19.0),
-                     row("pmrfn", "demo", 22.0), row("pmrfn", "ci network", 21.95), row("pmrfn", "32 px", 21.0)]}
+    # MSFEF ships its wider network, PMRFN ci's network
+    data = {"rows": [row("msfef", "wider network", 20.0), row("msfef", "ci network", 21.0), row("msfef", "64 px", 19.0),
+                     row("pmrfn", "wider network", 22.0), row("pmrfn", "ci network", 21.95), row("pmrfn", "32 px", 21.0)]}
     t = budget_table(data)
-    assert t.loc[("MSFEF", "demo"), "behind best (dB)"] == pytest.approx(1.0)
-    assert t.loc[("PMRFN", "demo"), "behind best (dB)"] == 0
+    assert t.loc[("MSFEF", "wider network"), "shipped"] and t.loc[("PMRFN", "ci network"), "shipped"]
+    assert not t.loc[("PMRFN", "wider network"), "shipped"] and not t.loc[("MSFEF", "64 px"), "shipped"]
+    assert t.loc[("MSFEF", "wider network"), "behind best (dB)"] == pytest.approx(1.0)
+    assert t.loc[("PMRFN", "wider network"), "behind best (dB)"] == 0
     text = budget_finding(t)
-    assert "MSFEF: ci network (21.00 dB), the shipped setting 1.00 dB behind" in text
-    assert "PMRFN: demo (22.00 dB)" in text and "for 1 of 2 networks" in text
+    assert "MSFEF: ci network (21.00 dB), the shipped wider network 1.00 dB behind" in text
+    assert "PMRFN: wider network (22.00 dB), the shipped ci network 0.05 dB behind" in text
+    assert budget_agreement(t) == (1, 2) and "for 1 of 2 networks" in text
+
+
+
+
+def test_demo_choice_reads_training_facts_by_sha256_and_refuses_an_unlisted_checkpoint(tmp_path):
+    from inpaintlib.bench.demo_choice import training_info
+    from inpaintlib.weights import save_checkpoint
+
+    ckpt = tmp_path / "m.safetensors"
+    save_checkpoint(ckpt, {"w": torch.ones(3)}, {"paper": "pmrfn"})
+    import hashlib
+
+    sha = hashlib.sha256(ckpt.read_bytes()).hexdigest()
+    man = tmp_path / "manifest.json"
+    man.write_text(json.dumps({"checkpoints": [
+        {"name": "other", "sha256": "0" * 64, "training": {"steps": 1}},
+        {"name": "this", "sha256": sha, "commit": "abc", "training": {"steps": 5000, "cpu_s": 1500.0, "wall_s": 1600.0}},
+    ]}))
+    info = training_info(ckpt, man)
+    assert info == {"sha256": sha, "steps": 5000, "cpu_s": 1500.0, "wall_s": 1600.0, "commit": "abc"}
+    man.write_text(json.dumps({"checkpoints": [{"name": "other", "sha256": "0" * 64}]}))
+    with pytest.raises(ValueError, match="no entry of .* has its sha256"):
+        training_info(ckpt, man)
+
+
+def test_demo_choice_finding_says_whether_the_shipped_setting_is_ahead_and_in_how_many_buckets():
+    from inpaintlib.bench.demo_choice import choice_finding, choice_table
+
+    def row(paper, setting, sha, psnr, buckets):
+        return {"paper": paper, "setting": setting, "sha256": sha, "parameters": 10, "steps": 100, "cpu_s": 1500.0,
+                "psnr_all": psnr, "psnr_by_bucket": dict(zip(["(0.01,0.1]", "(0.1,0.2]"], buckets))}
+
+    data = {"rows": [row("pmrfn", "ci network", "a", 25.0, [30.0, 26.0]),
+                     row("pmrfn", "wider network", "b", 23.5, [29.0, 26.5]),
+                     row("ctxattn", "ci network", "c", 24.0, [30.0, 25.0]),
+                     row("ctxattn", "wider network", "d", 24.2, [30.5, 25.5])]}
+    t = choice_table(data, shipped={"a", "d"})
+    text = choice_finding(t)
+    assert "PMRFN: the shipped ci network (100 updates, 25 CPU min) scores 25.00 dB, 1.50 dB ahead of the wider " \
+           "network" in text and "ahead in 1 of 2 buckets" in text
+    assert "CtxAttn: the shipped wider network" in text and "0.20 dB ahead of the ci network" in text
+    t2 = choice_table(data, shipped={"a", "b"})
+    assert "PMRFN: 2 settings, 2 shipped; no comparison" in choice_finding(t2)

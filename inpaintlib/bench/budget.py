@@ -1,25 +1,29 @@
 """Where does a demo budget learn the most? Image size and width at one fixed CPU-time budget, per network.
 
-    python -m inpaintlib.bench.budget [--papers msfef ...] [--cpu-minutes 3.5] [--threads 1]
-                                      [--out notebooks/bench/measured/budget.json]
+    python -m inpaintlib.bench.budget [--papers msfef ...] [--settings "ci network" ...] [--cpu-minutes 3.5]
+                                      [--threads 1] [--out notebooks/bench/measured/budget.json]
 
-The demo models (``make demo PAPER=<chapter>``) are ci's recipe with twice ci's widths at ci's image size, trained
-for about 30 CPU minutes. This sweep checks that choice at a smaller budget: for each network, three settings get
-the same CPU time (``--cpu-minutes``, one thread) with the chapter's demo recipe (its losses, discriminators,
-schedule and batch), each from the same seed:
+The demo models (``make demo PAPER=<chapter>``) are ci's recipe at ci's image size, trained for about 30 CPU minutes,
+with a network wider than ci's (twice ci's widths) or, where that learned less, ci's own network. This sweep checks
+that choice at a smaller budget: for each network, three settings get the same CPU time (``--cpu-minutes``, one
+thread) with the chapter's demo recipe (its losses, discriminators, schedule and batch), each from the same seed:
 
-* ``demo``: the shipped setting (twice ci's widths, ci's size);
-* ``ci network``: ci's widths (and depth, where demo changes it) at ci's size: more updates, a smaller network;
-* ``<size> px``: twice ci's widths at the other size (:data:`OTHER_SIZE`: 64 px for MSFEF, whose ci size is 32;
-  32 px for the others, whose ci size is 64).
+* ``ci network``: ci's widths (and depth, where the wider network changes it) at ci's size;
+* ``wider network``: twice ci's widths at ci's size (:data:`WIDER` where the shipped demo is ci's network: the wider
+  network the demo used before);
+* ``<size> px``: the shipped demo network at the other size (:data:`OTHER_SIZE`: 64 px for MSFEF, whose ci size is
+  32; 32 px for the others, whose ci size is 64).
 
-The number of updates is set from two probes, runs of :data:`PROBE_UNITS` and twice as many units of the same
-setting timed in process CPU seconds (their difference is the cost per unit; the shorter run's remainder is the
-fixed start-up cost, which the budget includes); a run that misses the budget by more than :data:`RETRY_OFF_BY` is
-repeated once with its units rescaled, and the CPU time each run used is recorded. Each trained model is then scored like the demo models (:func:`inpaintlib.chapter.demo_against_ci`): run
-at its training size on the ci test photographs at 64 px with the library's irregular test masks, PSNR of the
-composite. One seed and a budget several times smaller than the demo's: the ranking says which setting learns the
-most *early*, which need not hold at 30 minutes. The JSON file is rewritten after every row.
+:func:`shipped_setting` says which of the first two the shipped demo is. The number of updates is set from two
+probes, runs of :data:`PROBE_UNITS` and twice as many units of the same setting timed in process CPU seconds (their
+difference is the cost per unit; the shorter run's remainder is the fixed start-up cost, which the budget includes); a
+run that misses the budget by more than :data:`RETRY_OFF_BY` is repeated once with its units rescaled, and the CPU
+time each run used is recorded. Each trained model is then scored like the demo models
+(:func:`inpaintlib.chapter.demo_against_ci`): run at its training size on the ci test photographs at 64 px with the
+library's irregular test masks, PSNR of the composite. One seed and a budget several times smaller than the demo's:
+the ranking says which setting learns the most *early*, which need not hold at 30 minutes
+(:mod:`inpaintlib.bench.demo_choice` checks a disagreement over a whole demo budget). The JSON file is rewritten
+after every row; rows of settings not measured again are kept.
 """
 from __future__ import annotations
 
@@ -40,7 +44,7 @@ from ..cost import cpu_name
 from ..paths import repo_root
 from ..registry import paper_model
 
-__all__ = ["OTHER_SIZE", "PROBE_UNITS", "settings", "train_setting", "score", "run", "budget_table",
+__all__ = ["OTHER_SIZE", "WIDER", "PROBE_UNITS", "settings", "shipped_setting", "train_setting", "score", "run", "budget_table",
            "budget_agreement", "budget_finding", "show_budget", "main", "DEFAULT_OUT"]
 
 DEFAULT_OUT = Path("notebooks") / "bench" / "measured" / "budget.json"
@@ -54,18 +58,35 @@ PROBE_UNITS = 12
 RETRY_OFF_BY = 0.15
 
 
-def _widths(paper: str) -> dict:
-    """ci's values of the fields in which ci's and demo's configs differ, the image size aside (the widths)."""
+#: The wider network of a chapter whose shipped demo is ci's network: the demo network it replaced.
+WIDER = {"pmrfn": dict(widths=(16, 32, 64, 128), stem_width=16, head_width=32, blocks_per_stage=2)}
+
+
+def _ci_fields(paper: str) -> dict:
+    """ci's values of the fields in which ci's config and the wider network differ, the image size aside."""
     spec = paper_model(paper).config_cls
-    ci, demo = spec.ci(), spec.demo()
+    ci, wide = spec.ci(), _wider(paper)
     return {f.name: getattr(ci, f.name) for f in dataclasses.fields(ci)
-            if f.name != "image_size" and getattr(ci, f.name) != getattr(demo, f.name)}
+            if f.name != "image_size" and getattr(ci, f.name) != getattr(wide, f.name)}
+
+
+def _wider(paper: str):
+    """The wider network (twice ci's widths) at ci's size."""
+    demo = paper_model(paper).config_cls.demo()
+    return dataclasses.replace(demo, **WIDER[paper]) if paper in WIDER else demo
+
+
+def shipped_setting(paper: str) -> str:
+    """``"ci network"`` or ``"wider network"``: which of the two the shipped demo config is."""
+    spec = paper_model(paper).config_cls
+    demo = spec.demo()
+    return "ci network" if dataclasses.replace(spec.ci(), image_size=demo.image_size) == demo else "wider network"
 
 
 def settings(paper: str) -> dict[str, object]:
     """``label -> config`` of the three settings of the sweep (see the module docstring)."""
-    demo = paper_model(paper).config_cls.demo()
-    return {"demo": demo, "ci network": dataclasses.replace(demo, **_widths(paper)),
+    wide, demo = _wider(paper), paper_model(paper).config_cls.demo()
+    return {"ci network": dataclasses.replace(wide, **_ci_fields(paper)), "wider network": wide,
             f"{OTHER_SIZE[paper]} px": dataclasses.replace(demo, image_size=OTHER_SIZE[paper])}
 
 
@@ -130,20 +151,35 @@ def _row(paper: str, label: str, cfg, cpu_s: float, seed: int, work: Path) -> di
             "psnr_by_bucket": psnr}
 
 
-def run(papers=PAPERS, cpu_minutes: float = 3.5, seed: int = 0, out: Path | None = None, command: str = "") -> dict:
-    """Every setting of every network; the machine facts and one row per (network, setting)."""
+def _merged(out: Path | None, rows: list[dict]) -> list[dict]:
+    """``rows`` after the rows of ``out`` (if it exists) whose (paper, setting) is not among them."""
+    if out is None or not out.is_file():
+        return rows
+    new = {(r["paper"], r["setting"]) for r in rows}
+    kept = [r for r in json.loads(out.read_text(encoding="utf-8")).get("rows", [])
+            if (r["paper"], r["setting"]) not in new]
+    return kept + rows
+
+
+def run(papers=PAPERS, cpu_minutes: float = 3.5, seed: int = 0, out: Path | None = None, command: str = "",
+        only: tuple[str, ...] | None = None) -> dict:
+    """Every setting (or the labels in ``only``) of every network in ``papers``; the machine facts and one row per
+    (network, setting), merged with the other rows already in ``out``."""
     result = {"cpu": cpu_name(), "cores": os.cpu_count(), "threads": torch.get_num_threads(),
               "torch": torch.__version__, "cpu_minutes": cpu_minutes, "seed": seed, "probe_units": PROBE_UNITS,
               "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
               "load_avg_1min_before": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
               "command": command, "complete": False, "rows": []}
-    todo = [(p, label, cfg) for p in papers for label, cfg in settings(p).items()]
+    todo = [(p, label, cfg) for p in papers for label, cfg in settings(p).items() if only is None or label in only]
+    rows = []
     with tempfile.TemporaryDirectory(prefix="inpaintlib-budget-") as work:
-        for i, (paper, label, cfg) in enumerate(todo):
+        for paper, label, cfg in todo:
             row = _row(paper, label, cfg, 60 * cpu_minutes, seed, Path(work))
-            result["rows"].append(row)
-            result["complete"] = i == len(todo) - 1
-            print(f"{paper:8} {label:10} {row['units']:5d} units {row['train_cpu_s']:6.0f} CPU s "
+            rows.append(row)
+            result["rows"] = _merged(out, rows)
+            have = {(r["paper"], r["setting"]) for r in result["rows"]}
+            result["complete"] = all((p, lab) in have for p in PAPERS for lab in settings(p))
+            print(f"{paper:8} {label:14} {row['units']:5d} units {row['train_cpu_s']:6.0f} CPU s "
                   f"PSNR {row['psnr_all']:.2f} dB", flush=True)
             if out is not None:
                 out.parent.mkdir(parents=True, exist_ok=True)
@@ -153,7 +189,8 @@ def run(papers=PAPERS, cpu_minutes: float = 3.5, seed: int = 0, out: Path | None
 
 def budget_table(data: dict):
     """One row per (network, setting): size, parameters, updates, CPU seconds, PSNR over all pairs and by bucket,
-    and the PSNR behind the network's best setting."""
+    the PSNR behind the network's best setting, and ``shipped`` (the setting of the shipped demo network, per
+    :func:`shipped_setting` now)."""
     import pandas as pd
 
     from .cost import LABELS
@@ -162,7 +199,8 @@ def budget_table(data: dict):
         return pd.DataFrame()
     rows = []
     for r in data["rows"]:
-        rows.append({"network": LABELS.get(r["paper"], r["paper"]), "setting": r["setting"], "px": r["image_size"],
+        rows.append({"network": LABELS.get(r["paper"], r["paper"]), "setting": r["setting"],
+                     "shipped": r["setting"] == shipped_setting(r["paper"]), "px": r["image_size"],
                      "parameters": r["parameters"], "updates": r["units"], "CPU s": r["train_cpu_s"],
                      "PSNR all": r["psnr_all"], **{f"PSNR {k}": v for k, v in r["psnr_by_bucket"].items()}})
     t = pd.DataFrame(rows).set_index(["network", "setting"])
@@ -170,44 +208,49 @@ def budget_table(data: dict):
     return t
 
 
-def budget_agreement(table, shipped: str = "demo", tolerance_db: float = 0.1) -> tuple[int, int]:
+def budget_agreement(table, tolerance_db: float = 0.1) -> tuple[int, int]:
     """``(networks whose shipped setting is best or within tolerance_db of the best, networks)``."""
     if table.empty:
         return 0, 0
-    gaps = table.xs(shipped, level="setting")["behind best (dB)"]
+    gaps = table[table["shipped"]]["behind best (dB)"]
     return int((gaps <= tolerance_db).sum()), int(table.index.get_level_values("network").nunique())
 
 
-def budget_finding(table, shipped: str = "demo", tolerance_db: float = 0.1) -> str:
+def budget_finding(table, tolerance_db: float = 0.1) -> str:
     """Per network, which setting learned the most in the budget, and whether the shipped demo setting is it (or
     within ``tolerance_db`` of it)."""
     if table.empty:
         return "Not measured yet."
-    parts, agree = [], 0
+    parts = []
     for net, t in table.groupby(level="network", sort=False):
         t = t.droplevel("network")
         best = t["PSNR all"].idxmax()
-        gap = float(t.loc[shipped, "behind best (dB)"]) if shipped in t.index else float("nan")
-        ok = gap <= tolerance_db
-        agree += ok
-        parts.append(f"{net}: {best} ({t.loc[best, 'PSNR all']:.2f} dB)"
-                     + ("" if best == shipped else f", the shipped setting {gap:.2f} dB behind"))
-    n = table.index.get_level_values("network").nunique()
+        shipped = t.index[t["shipped"]]
+        note = ("" if best in shipped else
+                f", the shipped {shipped[0]} {float(t.loc[shipped[0], 'behind best (dB)']):.2f} dB behind"
+                if len(shipped) else ", the shipped setting not measured")
+        parts.append(f"{net}: {best} ({t.loc[best, 'PSNR all']:.2f} dB{', shipped' if best in shipped else ''})"
+                     + note)
+    agree, n = budget_agreement(table, tolerance_db)
     return (f"Best setting in the budget: {'; '.join(parts)}. The shipped demo setting is best or within "
             f"{tolerance_db} dB of the best for {agree} of {n} networks.")
 
 
 def show_budget(data: dict, note: str) -> None:
     """For the cost notebook: the table of :func:`budget_table`, the finding (after ``note``, when and how it was
-    measured) and the key numbers ``bench_budget_cpu_minutes``, ``bench_budget_shipped_best`` and
-    ``bench_budget_networks``."""
+    measured) and the key numbers ``bench_budget_cpu_minutes``, ``bench_budget_shipped_best``,
+    ``bench_budget_networks`` and ``bench_demo_ci_networks`` (the networks whose demo is ci's network, by name)."""
     from IPython.display import Markdown, display
 
     from ..chapter import show
     from ..record import record
 
+    from .cost import LABELS
+
+    record("bench_demo_ci_networks", " and ".join(LABELS[p] for p in PAPERS if shipped_setting(p) == "ci network")
+           or "none")
     t = budget_table(data)
-    cols = ["px", "parameters", "updates", "CPU s", "PSNR all", "behind best (dB)"]
+    cols = ["shipped", "px", "parameters", "updates", "CPU s", "PSNR all", "behind best (dB)"]
     show(t[cols] if not t.empty else t, f"{data.get('cpu_minutes', '?')} CPU minutes per setting: PSNR (dB) over all "
          "test pairs at 64 px", digits=2)
     if not t.empty:
@@ -220,6 +263,7 @@ def show_budget(data: dict, note: str) -> None:
 def main(argv=None) -> dict:  # noqa: D103
     p = argparse.ArgumentParser(prog="python -m inpaintlib.bench.budget", description=__doc__.splitlines()[0])
     p.add_argument("--papers", nargs="+", default=list(PAPERS), choices=PAPERS)
+    p.add_argument("--settings", nargs="+", default=None, help="measure only these labels (e.g. \"32 px\")")
     p.add_argument("--cpu-minutes", type=float, default=3.5, help="CPU minutes per setting (default 3.5)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as the demo models)")
     p.add_argument("--seed", type=int, default=0)
@@ -228,7 +272,7 @@ def main(argv=None) -> dict:  # noqa: D103
     torch.set_num_threads(args.threads)
     command = "python -m inpaintlib.bench.budget " + " ".join(argv if argv is not None else sys.argv[1:])
     out = Path(args.out) if args.out else repo_root() / DEFAULT_OUT
-    result = run(args.papers, args.cpu_minutes, args.seed, out, command)
+    result = run(args.papers, args.cpu_minutes, args.seed, out, command, tuple(args.settings or ()) or None)
     print(f"wrote {out}")
     return result
 
