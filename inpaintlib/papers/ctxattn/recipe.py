@@ -73,7 +73,7 @@ CI_STEPS, CI_BATCH, CI_LR = 250, 4, 1e-3
 #: than double 03_training; the ci recipe (CI_LR, CI_ADVERSARIAL) was tuned with 1). demo derives from ci: 1.
 CI_D_STEPS = 1
 #: demo: ci's recipe and the network at twice the width, for this many updates (about 30 minutes on one core).
-DEMO_STEPS = 3500
+DEMO_STEPS = 8400
 #: ci: 250 steps of batch 4 at 1e-3 (generator and critics). 1e-4 (DeepFill v1's) barely moves in a few hundred
 #: steps. In our tuning runs (outside the book, 64 px, sample scenes; single-threaded CPU time) 150 steps ended
 #: behind mean filling in the 40-50% bucket, batch 8 for 100 steps and 2e-3 learned less per CPU second, and
