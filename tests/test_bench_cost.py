@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -198,7 +199,8 @@ def test_budget_settings_are_ci_s_network_a_wider_one_and_the_shipped_one_at_the
         other = s[f"{OTHER_SIZE[paper]} px"]
         assert other.image_size != demo.image_size and other == type(other)(
             **{**demo.__dict__, "image_size": other.image_size})
-    assert shipped_setting("pmrfn") == "ci network" and shipped_setting("msanet") == "wider network"
+    assert shipped_setting("pmrfn") == shipped_setting("ctxattn") == "ci network"
+    assert shipped_setting("msanet") == "wider network"
 
 
 def test_budget_finding_names_the_best_setting_and_how_far_behind_the_shipped_one_is():
@@ -263,3 +265,30 @@ def test_demo_choice_finding_says_whether_the_shipped_setting_is_ahead_and_in_ho
     assert "CtxAttn: the shipped wider network" in text and "0.20 dB ahead of the ci network" in text
     t2 = choice_table(data, shipped={"a", "b"})
     assert "PMRFN: 2 settings, 2 shipped; no comparison" in choice_finding(t2)
+
+
+def test_the_readme_and_intro_name_the_networks_whose_demo_is_ci_s_network():
+    from inpaintlib.bench.budget import PAPERS, shipped_setting
+    from inpaintlib.bench.cost import LABELS
+    from inpaintlib.paths import repo_root
+
+    names = " and ".join(LABELS[p] for p in PAPERS if shipped_setting(p) == "ci network")
+    assert names, "no network ships ci's own network as its demo"
+    for doc in ("README.md", "book/intro.md", "weights/README.md", "notebooks/bench/01_quality.py"):
+        text = " ".join((repo_root() / doc).read_text(encoding="utf-8").split())
+        assert f"{names}: ci's own network" in text or f"ci's own network for {names}" in text or \
+            f"{names} with ci's own network" in text, doc
+
+
+def test_demo_choice_reads_a_former_checkpoint_and_its_sidecar_from_git_history(tmp_path):
+    from inpaintlib.bench.demo_choice import _local
+    from inpaintlib.paths import repo_root
+    from inpaintlib.weights import read_sidecar
+
+    name = "weights/msfef-ci-sample-scenes.safetensors"  # unchanged since it was committed
+    got = _local(f"git:HEAD:{name}", tmp_path)
+    assert got.read_bytes() == (repo_root() / name).read_bytes()
+    assert read_sidecar(got)["paper"] == "msfef"  # the sidecar came along
+    assert _local("weights/manifest.json", tmp_path) == Path("weights/manifest.json")
+    with pytest.raises(ValueError, match="git show 0000000:weights"):
+        _local("git:0000000:weights/manifest.json", tmp_path)

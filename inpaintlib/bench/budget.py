@@ -59,7 +59,8 @@ RETRY_OFF_BY = 0.15
 
 
 #: The wider network of a chapter whose shipped demo is ci's network: the demo network it replaced.
-WIDER = {"pmrfn": dict(widths=(16, 32, 64, 128), stem_width=16, head_width=32, blocks_per_stage=2)}
+WIDER = {"pmrfn": dict(widths=(16, 32, 64, 128), stem_width=16, head_width=32, blocks_per_stage=2),
+         "ctxattn": dict(base_channels=16)}
 
 
 def _ci_fields(paper: str) -> dict:

@@ -8,7 +8,10 @@ demo setting, both settings were trained over a whole demo budget by ``python -m
 other one from a commit whose config differs only there) and are scored here the way the sweep scores
 (:func:`inpaintlib.bench.budget.score`: 64 px ci test photographs, the library's irregular test masks, PSNR of the
 composite). Each ``--entry`` names a checkpoint and the manifest that lists it; its steps, CPU and wall time and
-commit are read from the manifest entry with the checkpoint's sha256. Rows of other (paper, setting) pairs already in
+commit are read from the manifest entry with the checkpoint's sha256. A path ``git:COMMIT:PATH`` is read from the
+repository's history (``git show``; a checkpoint's sidecar beside it), so a checkpoint that ``weights/`` no longer
+ships can be scored again: ``--entry pmrfn "wider network" git:857a61a:weights/pmrfn-demo-sample-scenes.safetensors
+git:857a61a:weights/manifest.json``. Rows of other (paper, setting) pairs already in
 ``--out`` are kept. Which row is the shipped one is decided when the table is made: the checkpoint whose sha256
 ``weights/manifest.json`` lists now.
 """
@@ -19,7 +22,9 @@ import datetime
 import hashlib
 import json
 import os
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -70,9 +75,27 @@ def score_entry(paper: str, setting: str, checkpoint: str | os.PathLike, manifes
             "psnr_all": psnr.pop("all"), "psnr_by_bucket": psnr}
 
 
+def _local(spec: str, work: Path) -> Path:
+    """``spec`` itself, or for ``git:COMMIT:PATH`` a copy of that file (and of a checkpoint's sidecar) under ``work``."""
+    if not spec.startswith("git:"):
+        return Path(spec)
+    commit, _, path = spec[4:].partition(":")
+    dst = work / commit / path
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    for p in [path] + ([str(Path(path).with_suffix(".json"))] if path.endswith(".safetensors") else []):
+        done = subprocess.run(["git", "show", f"{commit}:{p}"], cwd=repo_root(), capture_output=True)
+        if done.returncode != 0:
+            raise ValueError(f"{spec}: `git show {commit}:{p}` failed: {done.stderr.decode().strip()}")
+        (work / commit / p).write_bytes(done.stdout)
+    return dst
+
+
 def run(entries: list[tuple[str, str, str, str]], out: Path | None = None, command: str = "") -> dict:
-    """Score every ``(paper, setting, checkpoint, manifest)``; rows of other pairs already in ``out`` are kept."""
-    rows = [score_entry(*e) for e in entries]
+    """Score every ``(paper, setting, checkpoint, manifest)`` (paths or ``git:COMMIT:PATH``); rows of other pairs
+    already in ``out`` are kept."""
+    with tempfile.TemporaryDirectory(prefix="inpaintlib-choice-") as work:
+        rows = [score_entry(paper, setting, _local(ckpt, Path(work)), _local(man, Path(work)))
+                for paper, setting, ckpt, man in entries]
     new = {(r["paper"], r["setting"]) for r in rows}
     old = json.loads(out.read_text(encoding="utf-8"))["rows"] if out is not None and out.is_file() else []
     result = {"cpu": cpu_name(), "cores": os.cpu_count(), "threads": torch.get_num_threads(),

@@ -1,7 +1,7 @@
 """The chapter's ``ci`` model against its published ``demo`` model (``weights/``), on the same 64 px test pairs.
 
 The ``demo`` models are trained on this machine's CPU by ``make demo PAPER=<chapter>`` (ci's recipe
-and twice ci's widths for about 30 minutes on one core) and shipped in ``weights/``; the ``ci`` models are trained
+with twice ci's widths or ci's own network, for about 30 minutes on one core) and shipped in ``weights/``; the ``ci`` models are trained
 by the chapter's training notebook in every build. Both run at the size they were trained at
 (:func:`inpaintlib.inference.inpaint`, ``work_size="train"``: MSFEF's ci model at 32 px, the others at 64 px) and
 are scored on the composite at 64 px, with mean filling as the floor.

@@ -3,7 +3,7 @@
     python -m inpaintlib.reproduce.demo msfef             # or msanet, deepgin, pmrfn, ctxattn; --threads 1 (default)
 
 runs the chapter's training notebook at ``scale="demo"`` with papermill (the recipe's ``DEMO_STEPS``: ci's recipe
-and twice ci's widths, about 30 minutes on one core), then copies the checkpoint it wrote to
+with twice ci's widths or ci's own network, about 30 minutes on one core), then copies the checkpoint it wrote to
 ``weights/<paper>-demo-sample-scenes.safetensors`` (+ its sidecar) and records it in ``weights/manifest.json`` with
 its sha256, the command, the data, the image size, the steps, the wall time, the thread count, the CPU and the
 commit. A killed run resumes from its last training state when the command is run again (the demo recipe

@@ -16,7 +16,7 @@
 # methods fill the **same holes in the same photographs** and are scored the same way. Each network enters twice:
 # its `ci` model, trained by the chapter's training notebook in this build (seconds to minutes on 2 CPU cores), and
 # its `demo` model from `weights/`, trained on the same CPU for about 30 minutes by
-# `make demo PAPER=<chapter>` (ci's recipe with twice ci's widths; the manifest records steps, wall
+# `make demo PAPER=<chapter>` (ci's recipe with twice ci's widths, PMRFN and CtxAttn with ci's own network; the manifest records steps, wall
 # time and commit). Neither is the paper's model: no number here says how the papers' networks compare at 256 px
 # on their datasets.
 #

@@ -178,7 +178,7 @@ show_budget(budget, C.measured_note(budget))
 
 # %% [markdown]
 # Where the sweep's best setting was not the shipped one, both settings were trained over a whole demo budget with
-# `python -m inpaintlib.reproduce.demo` (the other setting from a commit that changes only the config) and scored the
+# `make demo PAPER=<chapter>` (the other setting from a commit that changes only the config) and scored the
 # same way by `python -m inpaintlib.bench.demo_choice`.
 
 # %%

@@ -127,8 +127,9 @@ display(Markdown(
 # %% [markdown]
 # ## The demo model
 #
-# The chapter's `demo` model (`weights/ctxattn-demo-sample-scenes.safetensors`: ci's recipe with twice ci's widths,
-# trained on this machine's CPU for about 30 minutes by `make demo PAPER=ctxattn`; its steps,
+# The chapter's `demo` model (`weights/ctxattn-demo-sample-scenes.safetensors`: ci's recipe and ci's own network,
+# trained for about 20 minutes of this machine's CPU by `make demo PAPER=ctxattn`; a network with twice ci's width
+# learned less in that budget, see the bench's [Cost](../bench/02_cost) page; its steps,
 # wall time and commit are in `weights/manifest.json`) against this build's ci model, both at their training
 # size, scored at 64 px on the same test photographs and irregular masks. The bench compares all five.
 

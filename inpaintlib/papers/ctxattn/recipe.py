@@ -72,7 +72,8 @@ CI_STEPS, CI_BATCH, CI_LR = 250, 4, 1e-3
 #: loaded core, 20 ci steps of batch 4 took about 0.2 s each with 1 critic update and 0.43 s with 5, so 5 would more
 #: than double 03_training; the ci recipe (CI_LR, CI_ADVERSARIAL) was tuned with 1). demo derives from ci: 1.
 CI_D_STEPS = 1
-#: demo: ci's recipe and the network at twice the width, for this many updates (about 30 minutes on one core).
+#: demo: ci's recipe and ci's network (see ``CtxAttnConfig.demo``) for this many updates (about 20 minutes on one
+#: core: 0.14 CPU seconds per update on one thread).
 DEMO_STEPS = 8400
 #: ci: 250 steps of batch 4 at 1e-3 (generator and critics). 1e-4 (DeepFill v1's) barely moves in a few hundred
 #: steps. In our tuning runs (outside the book, 64 px, sample scenes; single-threaded CPU time) 150 steps ended
