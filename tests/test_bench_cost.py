@@ -292,3 +292,20 @@ def test_demo_choice_reads_a_former_checkpoint_and_its_sidecar_from_git_history(
     assert _local("weights/manifest.json", tmp_path) == Path("weights/manifest.json")
     with pytest.raises(ValueError, match="git show 0000000:weights"):
         _local("git:0000000:weights/manifest.json", tmp_path)
+
+
+def test_budget_run_keeps_other_rows_and_the_commands_that_measured_them(tmp_path, monkeypatch):
+    from inpaintlib.bench import budget
+
+    monkeypatch.setattr(budget, "_row", lambda paper, label, cfg, cpu_s, seed, work: {
+        "paper": paper, "setting": label, "psnr_all": 20.0, "units": 1, "train_cpu_s": cpu_s})
+    out = tmp_path / "budget.json"
+    budget.run(papers=("msfef",), out=out, command="first")
+    first = json.loads(out.read_text())
+    assert {r["setting"] for r in first["rows"]} == set(budget.settings("msfef")) and first["complete"] is False
+    budget.run(papers=("msfef",), out=out, command="second", only=("64 px",))
+    data = json.loads(out.read_text())
+    assert data["command"] == "first, then second" and len(data["rows"]) == 3
+    assert [r["setting"] for r in data["rows"]][-1] == "64 px"
+    budget.run(papers=("msfef",), out=out, command="third")  # every row again: only this command measured them
+    assert json.loads(out.read_text())["command"] == "third"

@@ -146,7 +146,8 @@ def _row(paper: str, label: str, cfg, cpu_s: float, seed: int, work: Path) -> di
         units = max(PROBE_UNITS, int(units * cpu_s / used))
         model, used = train_setting(paper, cfg, units, work / f"{paper}-{label}-again", seed)
     psnr = score(model)
-    return {"paper": paper, "setting": label, "image_size": cfg.image_size,
+    return {"paper": paper, "setting": label, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "image_size": cfg.image_size,
             "parameters": sum(p.numel() for p in model.parameters()), "units": units,
             "probe_s_per_unit": per_unit, "train_cpu_s": used, "psnr_all": psnr.pop("all"),
             "psnr_by_bucket": psnr}
@@ -172,6 +173,10 @@ def run(papers=PAPERS, cpu_minutes: float = 3.5, seed: int = 0, out: Path | None
               "load_avg_1min_before": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
               "command": command, "complete": False, "rows": []}
     todo = [(p, label, cfg) for p in papers for label, cfg in settings(p).items() if only is None or label in only]
+    before = json.loads(out.read_text(encoding="utf-8")) if out is not None and out.is_file() else {}
+    if before.get("command") and {(r["paper"], r["setting"]) for r in before.get("rows", [])} - \
+            {(p, label) for p, label, _ in todo}:  # rows of earlier runs stay: the runs that measured them, in order
+        result["command"] = f"{before['command']}, then {command}"
     rows = []
     with tempfile.TemporaryDirectory(prefix="inpaintlib-budget-") as work:
         for paper, label, cfg in todo:

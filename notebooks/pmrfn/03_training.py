@@ -22,7 +22,7 @@
 #
 # At `ci` scale the same code trains the narrow 64 px network (widths 8/16/32/64, one block per branch and stage) on
 # the sample scenes; what the scale changes (steps, batch, learning rate, momentum, the adversarial weight) is printed
-# below with the reason in `inpaintlib.papers.pmrfn.recipe`. In short: 240 steps of batch 4 at 1e-3 with
+# below with the reason in `inpaintlib.papers.pmrfn.recipe`. In short: 320 steps of batch 4 at 1e-3 with
 # $\beta_1 = 0.5$ and **without the discriminator**, because in our tuning runs outside the book the printed
 # $\beta_1$ or the adversarial term left the composite behind mean filling in some bucket after 200 steps.
 
