@@ -166,7 +166,7 @@ def show_choice(data: dict, note: str) -> None:
 
     t = choice_table(data)
     cols = ["shipped", "parameters", "updates", "CPU min", "PSNR all"]
-    show(t[cols] if not t.empty else t, "Two settings over a whole demo budget: PSNR (dB) over all test pairs at "
+    show(t[cols].assign(shipped=t["shipped"].map({True: "yes", False: ""})) if not t.empty else t, "Two settings over a whole demo budget: PSNR (dB) over all test pairs at "
          "64 px", digits=2)
     for paper, label in LABELS.items():
         if not t.empty and label in t.index.get_level_values("network"):

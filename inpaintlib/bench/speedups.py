@@ -159,7 +159,9 @@ def speedup_table(data: dict):
     rows = {}
     if not data.get("rows"):
         return pd.DataFrame()
-    for r in data["rows"]:
+    order = {p: i for i, p in enumerate(PAPERS)}  # the book's order, whichever run measured a row
+    for r in sorted(data["rows"], key=lambda r: (order.get(r["paper"], len(order)), TASKS.index(r["task"])
+                                                  if r["task"] in TASKS else len(TASKS))):
         key = (LABELS.get(r["paper"], r["paper"]), r["task"])
         row = rows.setdefault(key, {})
         if r.get("eager_s") and r["variant"] == "channels_last":  # the time before, in NCHW
