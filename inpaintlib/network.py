@@ -2,10 +2,27 @@
 format it runs in."""
 from __future__ import annotations
 
+import os
+
 import torch
 from torch import nn
 
-__all__ = ["InpaintingNet"]
+__all__ = ["InpaintingNet", "MEMORY_FORMAT_ENV"]
+
+#: Environment variable that overrides every network's default memory format: ``contiguous`` (NCHW) or
+#: ``channels_last`` (NHWC). The spread measurement (``python -m inpaintlib.reproduce.spread``) uses it to run the
+#: book's notebooks in the other format; an explicit ``adopt_memory_format(fmt)`` still wins.
+MEMORY_FORMAT_ENV = "INPAINTLIB_MEMORY_FORMAT"
+_FORMATS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
+
+
+def _format_from_env() -> torch.memory_format | None:
+    name = os.environ.get(MEMORY_FORMAT_ENV)
+    if not name:
+        return None
+    if name not in _FORMATS:
+        raise ValueError(f"{MEMORY_FORMAT_ENV}={name!r}: expected one of {sorted(_FORMATS)}")
+    return _FORMATS[name]
 
 
 def _to_memory_format(module: "InpaintingNet", args: tuple) -> tuple:
@@ -31,8 +48,10 @@ class InpaintingNet(nn.Module):
     memory_format: torch.memory_format = torch.contiguous_format
 
     def adopt_memory_format(self, memory_format: torch.memory_format | None = None) -> "InpaintingNet":
-        """Run in ``memory_format`` (default: the class's :attr:`memory_format`): the 4-D weights are converted now,
-        the 4-D inputs on every call. Returns the network. (The bench calls it with each format to compare them.)"""
+        """Run in ``memory_format`` (default: ``$INPAINTLIB_MEMORY_FORMAT`` when set, else the class's
+        :attr:`memory_format`): the 4-D weights are converted now, the 4-D inputs on every call. Returns the network.
+        (The bench calls it with each format to compare them.)"""
+        memory_format = memory_format or _format_from_env()
         if memory_format is not None:
             self.memory_format = memory_format
         self.to(memory_format=self.memory_format)

@@ -419,3 +419,12 @@ def test_ci_ablation_runs_all_seven_table1_variants_in_the_warmup_stage():
     recipe, adversarial = ablation_recipe("ci")
     assert not adversarial and recipe.warmup_steps == CI_ABLATION_STEPS and recipe.train.batch_size == CI_ABLATION_BATCH
     assert ablation_recipe("paper")[1]  # larger scales run both stages
+
+
+def test_ci_main_stage_runs_at_the_papers_rates_after_a_faster_warm_up_and_demo_keeps_one_rate():
+    from inpaintlib.papers.deepgin.recipe import CI_LR, changes_from_paper, deepgin_training
+
+    ci, demo, paper = deepgin_training("ci"), deepgin_training("demo"), deepgin_training("paper")
+    assert ci.train.lr == CI_LR and ci.main_lr == paper.train.lr == 1e-4  # Sect. 5.1's rate in the main stage
+    assert demo.main_lr is None and demo.train.lr == CI_LR  # as the shipped demo model was trained
+    assert "main_lr" in changes_from_paper(ci)

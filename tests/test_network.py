@@ -70,3 +70,17 @@ def test_a_channels_last_checkpoint_is_stored_contiguous_and_loads_into_either_f
     image, valid = _pair(1)
     with torch.no_grad():
         torch.testing.assert_close(other(image, valid), net(image, valid))
+
+
+def test_the_memory_format_environment_variable_overrides_the_class_default_and_refuses_other_names(monkeypatch):
+    monkeypatch.setenv("INPAINTLIB_MEMORY_FORMAT", "contiguous")
+    model = _ci("ctxattn")  # a channels_last network by default
+    assert model.memory_format == torch.contiguous_format
+    assert all(p.is_contiguous() for p in model.parameters())
+    monkeypatch.setenv("INPAINTLIB_MEMORY_FORMAT", "channels_last")
+    assert _ci("pmrfn").memory_format == torch.channels_last  # an NCHW network by default
+    assert _ci("pmrfn").adopt_memory_format(torch.contiguous_format).memory_format == \
+        torch.contiguous_format  # an explicit choice still wins
+    monkeypatch.setenv("INPAINTLIB_MEMORY_FORMAT", "nhwc")
+    with pytest.raises(ValueError, match="INPAINTLIB_MEMORY_FORMAT='nhwc': expected one of"):
+        _ci("ctxattn")

@@ -331,3 +331,48 @@ def test_the_pipeline_imports_neither_data_prep_nor_the_notebooks_helpers():
             "print([m for m in sys.modules if m.split('.')[0] == 'data_prep'])")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
     assert res.returncode == 0 and res.stdout.strip() == "[]", res.stderr[-2000:]
+
+
+LANE = """
+    # %%
+    import os, time, json
+    from pathlib import Path
+    from inpaintlib.record import record
+    log = Path(data_root)
+    start = time.time()
+    time.sleep(2)
+    (log / f"{Path.cwd().name}.json").write_text(json.dumps({"start": start, "end": time.time()}))
+    record("threads", os.environ.get("OMP_NUM_THREADS", "unset"))
+    """
+READS_BOTH = """
+    # %%
+    from pathlib import Path
+    from inpaintlib.record import record
+    record("saw", ",".join(sorted(p.stem for p in Path(data_root).glob("*.json"))))
+    """
+
+
+def test_chapters_run_side_by_side_with_one_thread_and_the_bench_after_them(tmp_path, run):
+    make_book(tmp_path, {"notebooks/a/01_a": LANE, "notebooks/b/01_b": LANE, "notebooks/bench/01_q": READS_BOTH})
+    log = tmp_path / "log"
+    log.mkdir()
+    code, out, err = run("--jobs", "2", "--threads", "1", "--data-root", str(log))
+    assert code == 0, err
+    a, b = (json.loads((log / f"{c}.json").read_text()) for c in "ab")
+    assert a["start"] < b["end"] and b["start"] < a["end"]  # the two chapters' notebooks overlapped in time
+    st = state_of(tmp_path)
+    assert st["notebooks/a/01_a"]["key_numbers"]["threads"] == "1" and st["notebooks/a/01_a"]["threads"] == 1
+    assert st["notebooks/bench/01_q"]["key_numbers"]["saw"] == "a,b"  # the bench ran after both
+    code, out, _ = run("--jobs", "2", "--threads", "2", "--data-root", str(log))
+    assert code == 0 and out.count("running") == 3  # another thread count is another run (it moves the numbers)
+
+
+def test_jobs_and_threads_must_be_positive_and_default_to_lanes_of_one_thread_at_ci_scale(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    ci = reproduce.parse_args([])
+    assert (ci.jobs, ci.threads) == (4, 1)
+    paper = reproduce.parse_args(["--scale", "paper"])
+    assert (paper.jobs, paper.threads) == (1, None)
+    for bad in (["--jobs", "0"], ["--threads", "-1"]):
+        with pytest.raises(SystemExit):
+            reproduce.parse_args(bad)

@@ -140,12 +140,15 @@ def ranking(pairs: pd.DataFrame, mask_set: str, metric: str = "psnr") -> pd.Data
 
 
 def demo_gain(pairs: pd.DataFrame, metric: str = "psnr") -> pd.DataFrame:
-    """Per network (rows) and irregular bucket (columns): demo minus ci mean ``metric`` on the same pairs."""
+    """Per network (rows) and irregular bucket (columns, then ``all``: every irregular pair): demo minus ci mean
+    ``metric`` on the same pairs."""
     sub = pairs[(pairs["mask_set"] == "irregular") & (pairs["checkpoint"] != "-")]
     means = sub.groupby(["method", "checkpoint", "bucket"], sort=False)[metric].mean().unstack("checkpoint")
     if "demo" not in means.columns:
         return pd.DataFrame()
-    return (means["demo"] - means["ci"]).unstack("bucket").dropna(how="all")
+    gain = (means["demo"] - means["ci"]).unstack("bucket").dropna(how="all")
+    overall = sub.groupby(["method", "checkpoint"], sort=False)[metric].mean().unstack("checkpoint")
+    return gain.assign(all=(overall["demo"] - overall["ci"]).reindex(gain.index))
 
 
 def leader(ranking_text: str) -> str:

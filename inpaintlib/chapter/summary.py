@@ -48,7 +48,7 @@ def learning_summary(history, data: ChapterData, scale: str, prefix: str, terms:
 def against_mean_fill(label: str, model: nn.Module, data: ChapterData, scale: str, prefix: str) -> dict[str, EvalResult]:
     """Score ``model`` (shown as ``label``) and mean filling on ``data``'s test pairs under its protocol; show the PSNR
     by bucket with the difference; record ``<prefix>_psnr_b*``, ``<prefix>_psnr_margin_b*`` and
-    ``<prefix>_min_margin_over_mean_fill_db``; display whether the network is ahead in every bucket. Returns both
+    ``<prefix>_min_margin_over_mean_fill_db`` (``<prefix>_psnr_margin_all``: over all the test pairs); display whether the network is ahead in every bucket. Returns both
     ``EvalResult``s by name."""
     from IPython.display import Markdown, display
 
@@ -58,7 +58,7 @@ def against_mean_fill(label: str, model: nn.Module, data: ChapterData, scale: st
     show(t, f"{data.name}, {scale} scale: PSNR (dB) by hole ratio. Protocol: {data.protocol.describe()}", digits=2)
     margin = t.loc["difference"].drop("all")
     record_buckets(f"{prefix}_psnr", t.loc[label])
-    record_buckets(f"{prefix}_psnr_margin", margin)
+    record_buckets(f"{prefix}_psnr_margin", t.loc["difference"])  # per bucket and over all the test pairs
     record(f"{prefix}_min_margin_over_mean_fill_db", float(margin.min()), 2)
     display(Markdown(f"{data.name}, {scale} scale: {label}'s composite is " + (
         f"ahead of mean filling in every bucket, by {margin.min():.2f} to {margin.max():.2f} dB." if (margin > 0).all()

@@ -6,7 +6,10 @@ import datetime as _dt
 import json
 import os
 import sys
+import threading
 import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,7 @@ from .book import build_book
 from .execute import Run, ensure_kernel, run_notebook
 from .report import fmt_wall, write_report
 from .state import cache_key, commit_of, is_cached, library_hash, load_state, migrate_beside_source, save_state
-from .toc import Notebook, toc_notebooks
+from .toc import READS_OTHER_CHAPTERS, Notebook, toc_notebooks
 
 __all__ = ["main", "parse_args", "parse_param"]
 
@@ -57,6 +60,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="an extra papermill parameter for every selected notebook (repeatable), e.g. "
                     "--param max_steps=2; VALUE is parsed as JSON when it is JSON, else a string. Part of the "
                     "cache key and shown in the report")
+    ap.add_argument("--jobs", type=int, default=None, metavar="N",
+                    help="chapters run side by side, each in a process of its own (default: at ci scale the "
+                    "number of CPU cores, capped at 4; else 1). Chapters that read other chapters' results run last")
+    ap.add_argument("--threads", type=int, default=None, metavar="T",
+                    help="CPU threads of each notebook's kernel (OMP_NUM_THREADS, MKL_NUM_THREADS; default: at "
+                    "ci scale 1, so the numbers do not depend on the machine's core count; else torch's default)")
     ap.add_argument("--no-build", action="store_true", help="run the notebooks and write the report, skip the book")
     ap.add_argument("--force", action="store_true", help="run the selected notebooks even when cached")
     ap.add_argument("--kernel", default="python3", help="Jupyter kernel name (default: python3; installed into "
@@ -66,7 +75,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                     help="papermill's per-cell progress bar (default: on in a terminal, off in CI)")
     ap.add_argument("--root", default=None, help=argparse.SUPPRESS)  # a book root other than the repository's
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    for name in ("jobs", "threads"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            ap.error(f"--{name} must be a positive integer, got {getattr(args, name)}")
+    if args.jobs is None:
+        args.jobs = min(os.cpu_count() or 1, 4) if args.scale == "ci" else 1
+    if args.threads is None and args.scale == "ci":
+        args.threads = 1
+    return args
 
 
 def _now() -> str:
@@ -105,34 +122,100 @@ def _entry(root: Path, run: Run, scale: str, commit: str, key: dict) -> dict:
     }
 
 
+def _run_one(root: str, doc: str, parameters: dict, kernel: str, timeout: float | None, progress: bool,
+             env: dict) -> Run:
+    """:func:`run_notebook` in a worker process (its environment changes stay there)."""
+    return run_notebook(Path(root), doc, parameters, kernel, timeout, progress, env=env)
+
+
+def lanes_of(selected: list[Notebook]) -> tuple[list[list[Notebook]], list[Notebook]]:
+    """``(chains, last)``: the selected notebooks of each chapter as one chain (a chapter's later notebooks read
+    what its earlier ones wrote, so a chain runs in order), in book order, except those of the chapters in
+    :data:`READS_OTHER_CHAPTERS`, which run after every chain (``last``)."""
+    chains: dict[str, list[Notebook]] = {}
+    last = []
+    for nb in selected:
+        (last if nb.chapter in READS_OTHER_CHAPTERS else chains.setdefault(nb.chapter, [])).append(nb)
+    return list(chains.values()), last
+
+
 def _run_selected(root: Path, args: argparse.Namespace, notebooks: list[Notebook], selected: list[Notebook],
                   parameters: dict, state: dict) -> Run | None:
-    """Run every selected notebook that is not cached, in book order, saving the state after each; stop at the
-    first failure and return its run (None when all succeeded)."""
+    """Run every selected notebook that is not cached, saving the state after each; stop at the first failure
+    and return its run (None when all succeeded).
+
+    With ``--jobs 1`` the notebooks run one after another in book order, in this process. With more, each
+    chapter's notebooks run in order in a worker process, ``jobs`` chapters side by side (the chapters that read
+    other chapters' results, :data:`READS_OTHER_CHAPTERS`, after all of them); a failure lets the running notebooks
+    finish and starts no new one. ``--threads`` sets the kernels' ``OMP_NUM_THREADS``/``MKL_NUM_THREADS``."""
     progress = args.progress if args.progress is not None else (sys.stderr.isatty() and not os.environ.get("CI"))
     env = {"INPAINTLIB_ROOT": str(root)} if root != DEFAULT_ROOT and "INPAINTLIB_ROOT" not in os.environ else {}
+    if args.threads:
+        env.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     lib = library_hash(root)
     sources = {nb.doc: sha256_file(nb.py(root)) if nb.py(root).is_file() else "" for nb in notebooks}
-    for i, nb in enumerate(selected, start=1):
+    lock = threading.Lock()
+    failed: list[Run] = []
+    running: set[str] = set()
+    count = iter(range(1, len(selected) + 1))
+    pool = (ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) if args.jobs > 1
+            else None)
+
+    def one(nb: Notebook) -> bool:
+        """Run ``nb`` unless cached or a run already failed; False to stop its chain."""
         before = [u for u in notebooks[: notebooks.index(nb)] if u.chapter == nb.chapter]
-        key = cache_key(nb, before, sources, parameters, lib)
-        entry = state["notebooks"].get(nb.doc)
-        label = f"[{i}/{len(selected)}] {nb.doc}"
-        if not args.force and is_cached(root, nb, entry, key):
-            print(f"{label}: cached (unchanged since {entry.get('finished')})", flush=True)
-            continue
-        print(f"{label}: running at scale {args.scale} ...", flush=True)
+        key = cache_key(nb, before, sources, {**parameters, "threads": args.threads}, lib)  # threads move numbers
+        with lock:
+            if failed:
+                return False
+            entry = state["notebooks"].get(nb.doc)
+            label = f"[{next(count)}/{len(selected)}] {nb.doc}"
+            if not args.force and is_cached(root, nb, entry, key):
+                print(f"{label}: cached (unchanged since {entry.get('finished')})", flush=True)
+                return True
+            print(f"{label}: running at scale {args.scale} ...", flush=True)
+            running.add(nb.doc)
         try:
-            run = run_notebook(root, nb, parameters, args.kernel, args.timeout, progress, env=env)
+            if pool is None:
+                run = run_notebook(root, nb, parameters, args.kernel, args.timeout, progress, env=env)
+            else:
+                run = pool.submit(_run_one, str(root), nb.doc, parameters, args.kernel, args.timeout, False,
+                                  env).result()
         except KeyboardInterrupt:
             raise Interrupted(nb.doc) from None
-        state["notebooks"][nb.doc] = _entry(root, run, args.scale, state["commit"], key)
-        state["generated"] = _now()
-        save_state(root, state)
-        if not run.ok:
-            return run
-        print(f"{label}: ok in {fmt_wall(run.wall_s)} ({len(run.key_numbers)} key numbers)", flush=True)
-    return None
+        with lock:
+            running.discard(nb.doc)
+            state["notebooks"][nb.doc] = dict(_entry(root, run, args.scale, state["commit"], key),
+                                              threads=args.threads)
+            state["generated"] = _now()
+            save_state(root, state)
+            if not run.ok:
+                failed.append(run)
+                return False
+            print(f"{label}: ok in {fmt_wall(run.wall_s)} ({len(run.key_numbers)} key numbers)", flush=True)
+        return True
+
+    def chain(nbs: list[Notebook]) -> None:
+        for nb in nbs:
+            if not one(nb):
+                return
+
+    if pool is None:
+        chain(selected)
+        return failed[0] if failed else None
+    chains, last = lanes_of(selected)
+    lanes = ThreadPoolExecutor(max_workers=args.jobs)
+    try:
+        for f in [lanes.submit(chain, c) for c in chains]:
+            f.result()
+        chain(last)
+    except KeyboardInterrupt:
+        failed.append(None)  # no new notebook starts
+        raise Interrupted(", ".join(sorted(running)) or "a notebook") from None
+    finally:
+        lanes.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=False, cancel_futures=True)
+    return failed[0] if failed else None
 
 
 def _build(root: Path, notebooks: list[Notebook], state: dict, full: bool) -> int:

@@ -65,7 +65,8 @@ def _section(nb: Notebook, e: dict | None) -> list[str]:
     if e is None:
         return lines + ["Not run by the pipeline yet."]
     params = ", ".join(f"{k}={v!r}" for k, v in e.get("parameters", {}).items())
-    lines.append(f"Status {e.get('status')}, scale `{e.get('scale')}`, parameters {_md(params)}, "
+    threads = f"{e['threads']} CPU thread(s), " if e.get("threads") else ""
+    lines.append(f"Status {e.get('status')}, scale `{e.get('scale')}`, parameters {_md(params)}, {threads}"
                  f"wall time {fmt_wall(e.get('wall_s'))}, git commit {_md(e.get('commit', ''))}, "
                  f"finished {e.get('finished', '?')}.")
     if e.get("status") != "ok" and e.get("error"):

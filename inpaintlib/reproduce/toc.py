@@ -7,12 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EXECUTED_DIR", "STATE_DIR", "Notebook", "toc_notebooks", "toc_pages"]
+__all__ = ["EXECUTED_DIR", "READS_OTHER_CHAPTERS", "STATE_DIR", "Notebook", "toc_notebooks", "toc_pages"]
 
 #: Where the pipeline writes the executed notebooks (relative to the book root), mirroring ``notebooks/``.
 EXECUTED_DIR = Path("_build") / "executed"
 #: Where the pipeline keeps its state (``state.json``) and the report (``report.md``).
 STATE_DIR = Path("_build") / "reproduce"
+#: Chapters whose notebooks read what other chapters' notebooks wrote (the bench scores every chapter's ci model):
+#: when chapters run side by side (``--jobs``), these run after all the others.
+READS_OTHER_CHAPTERS = ("bench",)
 
 
 @dataclass(frozen=True)
