@@ -92,3 +92,21 @@ def test_every_asserted_trained_margin_survives_a_second_thread_count(built_book
     atomic_write_text(ROOT / "_build" / "reproduce" / "thread_check.json", json.dumps(report, indent=1) + "\n")
     assert not thin, "margins thinner than {:.0f}x what a second thread count moved them:\n".format(
         claims.MARGIN_FACTOR) + "\n".join(f"  {k}: {v}" for k, v in thin.items())
+
+
+def test_the_report_shows_the_measured_spread_of_the_asserted_claims_only(tmp_path):
+    from inpaintlib.reproduce.report import SPREAD_FILE, render_report
+
+    assert "How much the asserted results move" not in render_report(tmp_path, [], {})  # no file, no section
+    variants = {"a": {"settings": {"threads": 1}, "margins": {"x demo - ci": 1.0, "x demo - ci b0": 0.2}},
+                "b": {"settings": {"seed": 1}, "margins": {"x demo - ci": 1.2, "x demo - ci b0": -0.2}},
+                "c": {"settings": {"seed": 2}, "margins": {"x demo - ci": 0.8}}}
+    f = tmp_path / SPREAD_FILE
+    f.parent.mkdir(parents=True)
+    f.write_text(json.dumps({"command": "python -m inpaintlib.reproduce.spread", "cpu": "cpu", "date": "d",
+                             "commit": "abc", "variants": variants,
+                             "spread": spread.summarise({n: v["margins"] for n, v in variants.items()})}))
+    text = render_report(tmp_path, [], {})
+    assert "| x demo - ci | +1.00 | 0.20 | +0.80 | 5.0 | 3 |" in text
+    assert "x demo - ci b0" not in text  # reported per bucket in the file, not asserted
+    assert "1 of 1 sit at least three standard deviations above zero" in text and "b (seed=1)" in text

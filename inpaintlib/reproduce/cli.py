@@ -144,8 +144,8 @@ def _run_selected(root: Path, args: argparse.Namespace, notebooks: list[Notebook
     """Run every selected notebook that is not cached, saving the state after each; stop at the first failure
     and return its run (None when all succeeded).
 
-    With ``--jobs 1`` the notebooks run one after another in book order, in this process. With more, each
-    chapter's notebooks run in order in a worker process, ``jobs`` chapters side by side (the chapters that read
+    With ``--jobs 1`` (or one chapter) the notebooks run one after another in book order, in this process. With
+    more, each chapter's notebooks run in order in a worker process, ``jobs`` chapters side by side (the chapters that read
     other chapters' results, :data:`READS_OTHER_CHAPTERS`, after all of them); a failure lets the running notebooks
     finish and starts no new one. ``--threads`` sets the kernels' ``OMP_NUM_THREADS``/``MKL_NUM_THREADS``."""
     progress = args.progress if args.progress is not None else (sys.stderr.isatty() and not os.environ.get("CI"))
@@ -158,8 +158,9 @@ def _run_selected(root: Path, args: argparse.Namespace, notebooks: list[Notebook
     failed: list[Run] = []
     running: set[str] = set()
     count = iter(range(1, len(selected) + 1))
-    pool = (ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) if args.jobs > 1
-            else None)
+    chains, last = lanes_of(selected)
+    jobs = min(args.jobs, len(chains))  # one chapter (or --jobs 1): in this process, in book order
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) if jobs > 1 else None
 
     def one(nb: Notebook) -> bool:
         """Run ``nb`` unless cached or a run already failed; False to stop its chain."""
@@ -203,8 +204,7 @@ def _run_selected(root: Path, args: argparse.Namespace, notebooks: list[Notebook
     if pool is None:
         chain(selected)
         return failed[0] if failed else None
-    chains, last = lanes_of(selected)
-    lanes = ThreadPoolExecutor(max_workers=args.jobs)
+    lanes = ThreadPoolExecutor(max_workers=jobs)
     try:
         for f in [lanes.submit(chain, c) for c in chains]:
             f.result()

@@ -82,9 +82,41 @@ def _section(nb: Notebook, e: dict | None) -> list[str]:
     return lines
 
 
+#: The measured spread of the asserted trained results (``python -m inpaintlib.reproduce.spread``).
+SPREAD_FILE = Path("notebooks") / "bench" / "measured" / "spread.json"
+
+
+def _spread(root: Path) -> list[str]:
+    """A section on how much the asserted trained results move between equivalent runs, from :data:`SPREAD_FILE`
+    (nothing when the file is missing)."""
+    import json
+
+    path = Path(root) / SPREAD_FILE
+    if not path.is_file():
+        return []
+    d = json.loads(path.read_text())
+    rows = {c: v for c, v in d.get("spread", {}).items() if v.get("asserted")}
+    runs = ", ".join(f"{n} ({', '.join(f'{k}={v}' for k, v in r.get('settings', {}).items())})"
+                     for n, r in d.get("variants", {}).items() if not r.get("failed"))
+    robust = sum(1 for v in rows.values() if v.get("z") is not None and v["z"] >= 3 and v["min"] > 0)
+    lines = ["", "## How much the asserted results move", "",
+             f"The book's tests assert {len(rows)} margins on trained results (`inpaintlib/reproduce/claims.py`). "
+             f"Each was measured over runs at `ci` scale that should be equivalent: {_md(runs)} (`{d.get('command')}`"
+             f", {d.get('cpu')}, {d.get('date')}, commit `{_short_commit(str(d.get('commit')))}`). Margins in dB; "
+             "`z` is the mean over the standard deviation. "
+             f"{robust} of {len(rows)} sit at least three standard deviations above zero with every run positive.",
+             "", "| claim | mean | std | smallest | z | runs |", "| --- | --- | --- | --- | --- | --- |"]
+    for c, v in rows.items():
+        z = "–" if v.get("z") is None else f"{v['z']:.1f}"
+        std = "–" if v.get("std") is None else f"{v['std']:.2f}"
+        lines.append(f"| {c} | {v['mean']:+.2f} | {std} | {v['min']:+.2f} | {z} | {v['variants']} |")
+    return lines
+
+
 def render_report(root: Path, notebooks: list[Notebook], state: dict) -> str:
-    """The report's markdown: a summary table of every notebook, then each notebook's run and key numbers."""
-    lines = _summary(root, notebooks, state)
+    """The report's markdown: a summary table of every notebook, the measured spread of the asserted trained
+    results, then each notebook's run and key numbers."""
+    lines = _summary(root, notebooks, state) + _spread(root)
     lines += ["", "## Runs and key numbers", "",
               "The parameters of each run (every parameter injected into the notebook, `--param` ones included) and "
               "the values the notebook recorded (`inpaintlib.record.record`), at the scale shown."]

@@ -34,8 +34,9 @@ class TrainConfig:
     floor ``min_lr``): the eval metric ``plateau_metric`` at each scheduled evaluation (``plateau_mode``
     "max" for PSNR-like, "min" for losses), or, when ``plateau_metric`` is None, the mean training loss
     over each ``log_every`` window. ``eval_every=None`` evaluates only at the end, ``ckpt_every=None``
-    checkpoints only at the end. ``d_lr`` / ``d_betas`` default to ``lr`` / ``betas``. ``amp`` is used only
-    on CUDA (autocast with ``amp_dtype``; a GradScaler for float16).
+    checkpoints only at the end. ``d_lr`` / ``d_betas`` default to ``lr`` / ``betas``. ``amp``: autocast with
+    ``amp_dtype`` on CUDA (a GradScaler for float16), and on the CPU when ``amp_dtype="bfloat16"``
+    (:mod:`inpaintlib.train.steps`).
     """
 
     steps: int = 1000

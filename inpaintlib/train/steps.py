@@ -1,5 +1,10 @@
 """What one update does: the optimisers, scheduler and gradient scalers (:class:`Parts`), the discriminator step
-and the generator step. Mixed precision only on CUDA (DESIGN.md "Devices"); elsewhere autocast is a no-op.
+and the generator step.
+
+Mixed precision (``TrainConfig.amp``): on CUDA in ``amp_dtype`` (float16 with a gradient scaler, or bfloat16); on the
+CPU only in bfloat16 (``amp_dtype="bfloat16"``; PyTorch's CPU autocast has no useful float16), through the same
+``torch.autocast`` call, so a CPU run in bfloat16 checks what a CUDA run under AMP executes (the tests do, for every
+chapter's paper configuration). Elsewhere, and with the default float16 on the CPU, autocast is a no-op.
 """
 from __future__ import annotations
 
@@ -31,14 +36,16 @@ class Parts:
     use_amp: bool
     amp_dtype: torch.dtype
     acc: Accumulator
+    device_type: str = "cuda"
 
     @property
     def use_scaler(self) -> bool:
         return self.use_amp and self.amp_dtype == torch.float16
 
     def autocast(self):
-        """Mixed precision on CUDA when ``amp``; elsewhere a no-op context."""
-        return torch.autocast(device_type="cuda", dtype=self.amp_dtype) if self.use_amp else contextlib.nullcontext()
+        """Mixed precision when ``use_amp`` (see the module docstring); otherwise a no-op context."""
+        return (torch.autocast(device_type=self.device_type, dtype=self.amp_dtype) if self.use_amp
+                else contextlib.nullcontext())
 
     def set_mode(self, training: bool) -> None:
         """``train()`` / ``eval()`` on the generator and the discriminator."""
@@ -69,13 +76,13 @@ def build_parts(model: nn.Module, discriminator: nn.Module | None, config: Train
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
             opt, mode=config.plateau_mode, factor=config.plateau_factor, patience=config.plateau_patience,
             min_lr=config.min_lr)
-    use_amp = bool(config.amp and device.type == "cuda")
     amp_dtype = AMP_DTYPES[config.amp_dtype]
+    use_amp = bool(config.amp and (device.type == "cuda" or (device.type == "cpu" and amp_dtype == torch.bfloat16)))
     use_scaler = use_amp and amp_dtype == torch.float16
     return Parts(model=raw, disc=raw_d, opt=opt, d_opt=d_opt, sched=sched,
                  scaler=torch.amp.GradScaler("cuda", enabled=use_scaler),
                  d_scaler=torch.amp.GradScaler("cuda", enabled=use_scaler),
-                 use_amp=use_amp, amp_dtype=amp_dtype, acc=Accumulator(device))
+                 use_amp=use_amp, amp_dtype=amp_dtype, acc=Accumulator(device), device_type=device.type)
 
 
 def set_learning_rates(parts: Parts, config: TrainConfig, step: int) -> None:
