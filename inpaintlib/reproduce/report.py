@@ -101,8 +101,9 @@ def _spread(root: Path) -> list[str]:
     robust = sum(1 for v in rows.values() if v.get("z") is not None and v["z"] >= 3 and v["min"] > 0)
     lines = ["", "## How much the asserted results move", "",
              f"The book's tests assert {len(rows)} margins on trained results (`inpaintlib/reproduce/claims.py`). "
-             f"Each was measured over runs at `ci` scale that should be equivalent: {_md(runs)} (`{d.get('command')}`"
-             f", {d.get('cpu')}, {d.get('date')}, commit `{_short_commit(str(d.get('commit')))}`). Margins in dB; "
+             f"Each was measured over runs at `ci` scale that should be equivalent: {_md(runs)} (on {d.get('cpu')}, "
+             f"{str(d.get('date', '?'))[:10]}, commit `{_short_commit(str(d.get('commit')))}`; the commands and every "
+             f"run's margins, per bucket too, are in `{SPREAD_FILE.as_posix()}`). Margins in dB; "
              "`z` is the mean over the standard deviation. "
              f"{robust} of {len(rows)} sit at least three standard deviations above zero with every run positive.",
              "", "| claim | mean | std | smallest | z | runs |", "| --- | --- | --- | --- | --- | --- |"]
