@@ -26,8 +26,7 @@
 #
 # The `ci` scale changes this, each change printed below with its reason in `inpaintlib.papers.ctxattn.recipe`: a
 # narrower generator (c = 8) and critics (base 8), 400 steps of batch 4 at a ten times higher learning rate (decayed
-# linearly to zero over the second half: without the decay the final margin over mean filling depended on where the
-# last noisy steps left the model), a ten
+# linearly to zero over the second half; `CI_SCHEDULE` in the recipe gives the measured reason), a ten
 # times smaller adversarial weight, and 1 critic update per generator update instead of 5 (cost: 5 would more than
 # double the run) — the **critics stay on**.
 
