@@ -4,6 +4,7 @@
 #   make test   - set up .venv, run the unit tests, the notebooks, the book build, the browser and JupyterLab checks
 # Knobs: make book SCALE=demo CHAPTER=msfef DATA_ROOT=/data PARAMS="max_steps=2 batch=4" (extra notebook parameters)
 #        JOBS=2 THREADS=1 (chapters side by side, CPU threads per notebook; defaults at ci scale: cores up to 4, 1)
+#        SMOKE=1 (a dry run before a paper-scale run: every notebook once, a few steps, then the bill; no book)
 # Also:  make lab (JupyterLab on this checkout), make demo PAPER=msfef (train and publish a demo model), make unit (tests without the notebooks), make clean
 
 PY       ?= python3
@@ -15,6 +16,7 @@ DATA_ROOT ?=
 PARAMS   ?=
 JOBS     ?=
 THREADS  ?=
+SMOKE    ?=
 STAMP    := $(VENV)/.installed
 
 .PHONY: book test unit lab demo chromium clean
@@ -32,7 +34,7 @@ chromium:
 	  else echo "chromium is missing: install Debian's 'chromium' package (sudo apt-get install chromium)"; exit 1; fi; }
 
 book: $(STAMP)
-	$(BIN)/python -m inpaintlib.reproduce --scale $(SCALE) $(if $(CHAPTER),--chapter $(CHAPTER)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) $(if $(JOBS),--jobs $(JOBS)) $(if $(THREADS),--threads $(THREADS)) $(foreach p,$(PARAMS),--param '$(p)')
+	$(BIN)/python -m inpaintlib.reproduce --scale $(SCALE) $(if $(CHAPTER),--chapter $(CHAPTER)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) $(if $(JOBS),--jobs $(JOBS)) $(if $(THREADS),--threads $(THREADS)) $(if $(SMOKE),--smoke) $(foreach p,$(PARAMS),--param '$(p)')
 
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest

@@ -9,11 +9,15 @@ Usage::
 ``DIR/downloads`` with ``urllib`` (resumable: a partial ``.part`` file is continued with an HTTP
 Range request; the finished file is checked against its sha256 where the registry knows it and
 renamed into place), and extracts them into ``DIR``. Without ``--download`` the images must
-already be in ``DIR`` (the user copies or extracts them there). Either way the folder is then
-indexed: images are found per split (by the split's folder names, or, for datasets the papers
-split at random, by a seeded random split of all images), the counts are checked against the
-registry (a mismatch raises an error listing expected and found counts), and ``manifest.json`` is
-written atomically: ``{"name", "splits": {split: [relative paths]}, "counts", "list_sha256"}``.
+already be in ``DIR``, as the publisher ships them (the user extracts the archives there; nothing
+is sorted by hand). Either way the folder is then indexed: images are found per split (from the
+publisher's file lists where there are any - CelebA's partition file, Places365's file lists,
+Helen's name lists -, by the split's folder names, or, for datasets the papers split at random, by
+a seeded random split of the images of the release's image folder), files a list names but that
+are missing are named in an error, the counts are checked against the registry (a mismatch raises
+an error listing expected and found counts), and ``manifest.json`` is written atomically:
+``{"name", "splits": {split: [relative paths]}, "counts", "list_sha256"}``. LSUN's LMDB databases
+are exported to image folders first when the optional ``lmdb`` package is installed.
 
 ``inpaintlib.data.open_dataset(NAME, DIR, split, size)`` reads that manifest.
 """
@@ -149,7 +153,17 @@ class CountMismatch(ValueError):
     """The images found do not match the registry's expected counts."""
 
 
+class MissingFiles(CountMismatch):
+    """Images a publisher's file list names (CelebA's partition file, Places365's file lists, Helen's name
+    lists, ...) are not under the root; the message names the first few and says how many."""
+
+
+#: How many missing files an error names.
+SHOW_MISSING = 5
+
+
 def _find_split_dir(root: Path, names: Sequence[str]) -> Path | None:
+    """The first folder of ``names`` at the root or one level down (``root/*/name``)."""
     for n in names:
         for cand in (root / n, *sorted(root.glob(f"*/{n}"))):
             if cand.is_dir():
@@ -157,23 +171,271 @@ def _find_split_dir(root: Path, names: Sequence[str]) -> Path | None:
     return None
 
 
-def index_folder(spec: DatasetSpec, root: str | os.PathLike) -> dict[str, list[str]]:
-    """Relative image paths per split for ``spec`` under ``root`` (sorted; downloads excluded)."""
+def _find_file(root: Path, names: Sequence[str]) -> Path | None:
+    """The first file of ``names`` at the root or one level down (``root/*/name``, e.g. CelebA's ``Eval/``)."""
+    for n in names:
+        for cand in (root / n, *sorted(root.glob(f"*/{n}"))):
+            if cand.is_file():
+                return cand
+    return None
+
+
+def _rel(root: Path, d: Path) -> str:
+    """``d`` relative to ``root`` as a POSIX prefix ending in ``/`` (``""`` for the root itself)."""
+    rel = d.relative_to(root).as_posix()
+    return "" if rel == "." else rel + "/"
+
+
+def _images_under(root: Path, d: Path) -> list[str]:
+    """Images under ``d`` (recursive, sorted) as paths relative to ``root``; ``downloads/`` of the root skipped."""
+    pre = _rel(root, d)
+    return [pre + f for f in list_images(d) if not (pre + f).startswith("downloads/")]
+
+
+def _by_name(root: Path, folders: Sequence[Path]) -> dict[str, str]:
+    """File name -> path relative to ``root`` for every image under ``folders`` (any depth), and the same
+    for the name without its extension (so ``000001.jpg`` in a list also finds ``000001.png``). The
+    first in sorted order wins where two folders hold the same name."""
+    out: dict[str, str] = {}
+    for d in folders:
+        for rel in _images_under(root, d):
+            name = rel.rsplit("/", 1)[-1]
+            out.setdefault(name, rel)
+            out.setdefault(name.rsplit(".", 1)[0], rel)
+    return out
+
+
+def _lookup(by_name: dict[str, str], name: str) -> str | None:
+    return by_name.get(name) or by_name.get(name.rsplit(".", 1)[0])
+
+
+def _read_lines(path: Path) -> list[tuple[int, list[str]]]:
+    """(line number, fields) of every non-empty line; commas count as separators (Kaggle's CSV copies)."""
+    out = []
+    with open(path, encoding="utf-8-sig") as f:
+        for no, line in enumerate(f, 1):
+            fields = line.replace(",", " ").split()
+            if fields:
+                out.append((no, fields))
+    return out
+
+
+def _check_missing(spec: DatasetSpec, root: Path, listed: dict[str, int], missing: dict[str, list[str]],
+                   source: str, allow_missing: bool) -> None:
+    """Raise ``MissingFiles`` naming the first ``SHOW_MISSING`` missing files, unless ``allow_missing``."""
+    n = sum(len(v) for v in missing.values())
+    if not n or allow_missing:
+        return
+    total = sum(listed.values())
+    names = [m for v in missing.values() for m in v]
+    per_split = ", ".join(f"{k}: {len(v):,} of {listed[k]:,}" for k, v in missing.items() if v)
+    more = f" and {n - SHOW_MISSING:,} more" if n > SHOW_MISSING else ""
+    raise MissingFiles(
+        f"{spec.name} at {root}: {n:,} of the {total:,} images {source} lists are missing ({per_split}): "
+        f"{', '.join(names[:SHOW_MISSING])}{more}. Put the archive contents in {root} as shipped "
+        f"({spec.source_text()}), or pass --allow-count-mismatch to index the {total - n:,} that are there "
+        "(numbers from a subset are not comparable with the papers')")
+
+
+def _celeba(spec: DatasetSpec, root: Path, allow_missing: bool, progress: bool = False
+            ) -> dict[str, list[str]] | None:
+    """CelebA as shipped: ``img_align_celeba/`` and ``list_eval_partition.txt`` (0 train, 1 val, 2 test ->
+    train = 0 and 1, test = 2). None when that layout is not there (the hand-sorted train/ + test/ is then used)."""
+    part = _find_file(root, ("list_eval_partition.txt", "list_eval_partition.csv"))
+    img = _find_split_dir(root, ("img_align_celeba", "img_align_celeba_png"))
+    if part is None and img is None:
+        return None
+    has_split_dirs = all(_find_split_dir(root, names) for names in spec.split_dirs.values())
+    by_name = _by_name(root, [img]) if img is not None else {}
+    if part is None or not by_name:
+        if has_split_dirs:
+            return None
+        what = "list_eval_partition.txt" if part is None else "the images of img_align_celeba (000001.jpg ...)"
+        raise FileNotFoundError(f"celeba at {root}: found {img if part is None else part} but not {what}, at the "
+                                f"top level or one level down. Get the data: {spec.source_text()}")
+    code_split = {"0": "train", "1": "train", "2": "test"}
+    splits: dict[str, list[str]] = {"train": [], "test": []}
+    missing: dict[str, list[str]] = {"train": [], "test": []}
+    listed = {"train": 0, "test": 0}
+    for no, fields in _read_lines(part):
+        if no == 1 and fields[-1] == "partition":  # the CSV copy's header
+            continue
+        if len(fields) != 2 or fields[1] not in code_split:
+            raise ValueError(f"{part}, line {no}: expected '<image name> <0|1|2>', got {' '.join(fields)!r}")
+        split = code_split[fields[1]]
+        listed[split] += 1
+        rel = _lookup(by_name, fields[0])
+        if rel is None:
+            missing[split].append(f"{_rel(root, img)}{fields[0]}")
+        else:
+            splits[split].append(rel)
+    _check_missing(spec, root, listed, missing, part.name, allow_missing)
+    return {k: sorted(v) for k, v in splits.items()}
+
+
+#: Places365-Standard's file lists (filelist_places365-standard.tar): split -> list file; entries are paths
+#: relative to the split's image folder (``/a/abbey/00000001.jpg 0`` in data_256, ``Places365_val_00000001.jpg
+#: 165`` in val_256).
+PLACES_FILE_LISTS = {"train": "places365_train_standard.txt", "test": "places365_val.txt"}
+
+
+def _places2(spec: DatasetSpec, root: Path, allow_missing: bool, progress: bool = False
+             ) -> dict[str, list[str]] | None:
+    """Places365-Standard: ``data_256/`` and ``val_256/``, indexed from the file lists where they are there."""
+    lists = {split: _find_file(root, (name,)) for split, name in PLACES_FILE_LISTS.items()}
+    if not any(lists.values()):
+        return None
+    splits, missing, listed = {}, {}, {}
+    for split, names in spec.split_dirs.items():
+        d = _find_split_dir(root, names)
+        if d is None:
+            raise FileNotFoundError(
+                f"{spec.name}: no folder for split {split!r} under {root} (looked for {list(names)} at the top level "
+                f"and one level down). Get the data: {spec.source_text()}")
+        lst = lists.get(split)
+        if lst is None:
+            splits[split] = _images_under(root, d)
+            continue
+        pre = _rel(root, d)
+        present = set(_images_under(root, d))
+        entries = [pre + fields[0].lstrip("/") for _, fields in _read_lines(lst)]
+        listed[split] = len(entries)
+        splits[split] = sorted(e for e in entries if e in present)
+        missing[split] = [e for e in entries if e not in present]
+    source = " and ".join(lists[s].name for s in listed)
+    _check_missing(spec, root, listed, missing, source, allow_missing)
+    return splits
+
+
+#: Helen's name lists: split -> file of image names without extension (2,000 and 330 lines).
+HELEN_NAME_LISTS = {"train": "trainnames.txt", "test": "testnames.txt"}
+
+
+def _helen(spec: DatasetSpec, root: Path, allow_missing: bool, progress: bool = False
+           ) -> dict[str, list[str]] | None:
+    """Helen as shipped: ``helen_1/`` ... ``helen_5/`` (the extracted zips) and ``trainnames.txt``,
+    ``testnames.txt``; images are found by name in the helen_* folders (anywhere under the root when
+    there are none)."""
+    lists = {split: _find_file(root, (name,)) for split, name in HELEN_NAME_LISTS.items()}
+    if not any(lists.values()):
+        return None
+    if not all(lists.values()):
+        have, lack = [[HELEN_NAME_LISTS[s] for s, p in lists.items() if (p is not None) == b] for b in (True, False)]
+        raise FileNotFoundError(f"helen at {root}: found {', '.join(have)} but not {', '.join(lack)} (at the top level "
+                                f"or one level down). Get the data: {spec.source_text()}")
+    folders = sorted({p for p in (*root.glob("helen_*"), *root.glob("*/helen_*")) if p.is_dir()})
+    by_name = _by_name(root, folders or [root])
+    splits, missing, listed = {}, {}, {}
+    for split, lst in lists.items():
+        names = [fields[0] for _, fields in _read_lines(lst)]
+        listed[split] = len(names)
+        found = [(n, _lookup(by_name, n)) for n in names]
+        splits[split] = sorted(r for _, r in found if r is not None)
+        missing[split] = [f"{n} ({lst.name})" for n, r in found if r is None]
+    _check_missing(spec, root, listed, missing, " and ".join(p.name for p in lists.values()), allow_missing)
+    return splits
+
+
+def _safe_key(key: bytes, db: Path) -> str:
+    k = key.decode("ascii", errors="replace")
+    if not k or not all(c.isalnum() or c in "-_" for c in k):
+        raise ValueError(f"{db}: LMDB key {key[:60]!r} is not a plain name; export this database with LSUN's data.py")
+    return k
+
+
+def export_lsun_lmdb(db: str | os.PathLike, out_dir: str | os.PathLike, progress: bool = False) -> Path:
+    """Write the images of an LSUN LMDB database as ``out_dir/<k0>/<k1>/.../<k5>/<key>.webp`` - the layout of
+    ``python data.py export`` in the LSUN repository (the first six characters of the key as nested
+    one-character folders; the stored bytes are WebP). Needs the optional ``lmdb`` package. Files go to a
+    hidden sibling folder first, renamed to ``out_dir`` when complete."""
+    db, out_dir = Path(db), Path(out_dir)
+    try:
+        import lmdb
+    except ImportError:
+        raise RuntimeError(
+            f"{db} is an LMDB database and the lmdb package is not installed: export it to images with the LSUN "
+            f"repository's data.py (python data.py export {db} --out_dir {out_dir}) and re-run, or "
+            "`pip install lmdb` and re-run to have it exported here") from None
+    if out_dir.exists():
+        raise FileExistsError(f"{out_dir} already exists; remove it to export {db} again")
+    tmp = out_dir.with_name(f".{out_dir.name}.partial")
+    if tmp.exists():
+        import shutil
+        shutil.rmtree(tmp)
+    env = lmdb.open(str(db), readonly=True, lock=False, readahead=False, max_readers=1)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(desc=f"export {db.name}", unit="img")
+    try:
+        with env.begin(write=False) as txn:
+            for key, val in txn.cursor():
+                k = _safe_key(bytes(key), db)
+                d = tmp.joinpath(*k[:6])
+                d.mkdir(parents=True, exist_ok=True)
+                (d / f"{k}.webp").write_bytes(bytes(val))
+                if bar is not None:
+                    bar.update()
+    finally:
+        env.close()
+        if bar is not None:
+            bar.close()
+    tmp.mkdir(exist_ok=True)  # an empty database still gives a folder (the count check then says so)
+    os.replace(tmp, out_dir)
+    return out_dir
+
+
+def _lsun_church(spec: DatasetSpec, root: Path, allow_missing: bool, progress: bool = False) -> None:
+    """LSUN: a split whose exported folder is not there but whose ``<name>_lmdb`` database is gets exported
+    (``export_lsun_lmdb``, needs ``lmdb``); the exported folders are then indexed by ``split_dirs``."""
+    for names in spec.split_dirs.values():
+        if _find_split_dir(root, names) is not None:
+            continue
+        db = _find_split_dir(root, [f"{n}_lmdb" for n in names])
+        if db is not None:
+            export_lsun_lmdb(db, db.with_name(db.name[:-len("_lmdb")]), progress=progress)
+    return None
+
+
+#: Datasets whose publisher ships a file list (or an archive format) that the folder names alone do not
+#: cover: name -> indexer(spec, root, allow_missing, progress) returning the splits, or None to index by
+#: ``split_dirs`` (LSUN's only exports its LMDB databases to image folders first).
+PUBLISHER_LAYOUTS = {"celeba": _celeba, "places2": _places2, "helen": _helen, "lsun_church": _lsun_church}
+
+
+def index_folder(spec: DatasetSpec, root: str | os.PathLike, *, allow_missing: bool = False,
+                 progress: bool = False) -> dict[str, list[str]]:
+    """Relative image paths per split for ``spec`` under ``root`` (sorted; ``downloads/`` excluded).
+
+    The publisher's layout is read as shipped: file lists where the publisher has them (CelebA's
+    ``list_eval_partition.txt``, Places365's ``places365_train_standard.txt`` / ``places365_val.txt``, Helen's
+    ``trainnames.txt`` / ``testnames.txt``; ``PUBLISHER_LAYOUTS``), else the split folders (``split_dirs``),
+    else a seeded random split of the images under the first ``image_dirs`` folder found (or the whole root).
+    Files a list names but that are missing raise ``MissingFiles`` naming them, unless ``allow_missing``
+    (then what is there is indexed)."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root} does not exist. Get {spec.name}: {spec.source_text()}")
+    layout = PUBLISHER_LAYOUTS.get(spec.name)
+    if layout is not None:
+        splits = layout(spec, root, allow_missing, progress)
+        if splits is not None:
+            return {k: splits[k] for k in spec.counts}
     if spec.split_dirs:
         splits = {}
         for split, names in spec.split_dirs.items():
             d = _find_split_dir(root, names)
             if d is None:
+                archives = sorted(p.name for p in root.iterdir() if p.is_file() and p.name.lower().endswith(
+                    (".zip", ".tar", ".tgz", ".tar.gz", ".7z")))
+                hint = f" Found archives {archives}: extract them into {root} first." if archives else ""
                 raise FileNotFoundError(
                     f"{spec.name}: no folder for split {split!r} under {root} (looked for {list(names)} at the top "
-                    f"level and one level down). Get the data: {spec.source_text()}")
-            rel = d.relative_to(root).as_posix()
-            splits[split] = [f"{rel}/{f}" for f in list_images(d)]
+                    f"level and one level down).{hint} Get the data: {spec.source_text()}")
+            splits[split] = _images_under(root, d)
         return splits
-    files = [f for f in list_images(root) if not f.startswith("downloads/")]
+    base = _find_split_dir(root, spec.image_dirs) if spec.image_dirs else None
+    files = _images_under(root, base if base is not None else root)
     n_other = sum(spec.random_split.values())
     if len(files) < n_other:
         raise CountMismatch(_mismatch_text(spec, root, {"all": len(files)}))
@@ -227,7 +489,7 @@ def prepare(name: str, root: str | os.PathLike, download: bool = False, allow_co
     root = Path(root)
     if download:
         fetch(spec, root, progress=progress)
-    splits = index_folder(spec, root)
+    splits = index_folder(spec, root, allow_missing=allow_count_mismatch, progress=progress)
     return write_manifest(spec, root, splits, allow_count_mismatch)
 
 

@@ -34,6 +34,9 @@ from .masks import GENERATORS
 from .viz import PAGE_WIDTH, show_image
 
 __all__ = [
+    "SETTINGS",
+    "settings",
+    "liu_mask_folder",
     "GALLERY",
     "bucket_uniformity",
     "by_bucket",
@@ -201,13 +204,14 @@ def frechet_bias(sizes: Sequence[int] = (50, 200, 1000, 5000), dim: int = 64, se
 
 
 # ------------------------------------------------------------------------------------------------------- baselines
-def classical_methods(patch: int) -> dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]:
+def classical_methods(patch: int, exemplar_iters: int | None = None
+                      ) -> dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]:
     """The three baselines as ``predict(image, valid) -> output`` functions: mean fill, biharmonic, and exemplar-based
-    inpainting with ``patch x patch`` patches (maps not recorded)."""
+    inpainting with ``patch x patch`` patches (maps not recorded; ``exemplar_iters`` stops it early: a smoke run's)."""
     from .classical import biharmonic, exemplar_inpaint, mean_fill  # noqa: PLC0415
 
     def exemplar(image: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        return exemplar_inpaint(image, valid, patch_size=patch, record_every=0).output
+        return exemplar_inpaint(image, valid, patch_size=patch, record_every=0, max_iters=exemplar_iters).output
 
     return {"mean fill": mean_fill, "biharmonic": biharmonic, "exemplar (Criminisi)": exemplar}
 
@@ -369,3 +373,54 @@ def fill_order_figure(masked: torch.Tensor, trace, output: torch.Tensor) -> Figu
     fig.colorbar(im, ax=axes[1], fraction=0.046).ax.tick_params(labelsize=7)
     show_image(output[0], ax=axes[2], title="exemplar completion")
     return fig
+
+
+# ------------------------------------------------------------------------------------------------ per scale
+#: What each Foundations notebook draws at each scale (our choices; no paper sets them): ``masks`` -- the mask size
+#: of the gallery and histograms, masks per generator, the fixed test set's side and masks per bucket; ``metrics``
+#: -- the size of the test crops; ``baselines`` -- the crop size and test masks per bucket.
+SETTINGS = {
+    "masks": {"ci": dict(size=128, n_samples=300, side=64, per_bucket=20),
+              "demo": dict(size=256, n_samples=2000, side=256, per_bucket=100),
+              "paper": dict(size=256, n_samples=5000, side=512, per_bucket=1000)},
+    "metrics": {"ci": dict(size=96), "demo": dict(size=256), "paper": dict(size=256)},
+    # paper: the papers' 256 px and the chapters' 50 masks per bucket (exemplar-based inpainting takes about 45 s
+    # per 256 px pair on one core, so 4 photographs x 300 masks are hours; at 512 px it would be days)
+    "baselines": {"ci": dict(size=64, per_bucket=20, exemplar_iters=None),
+                  "demo": dict(size=256, per_bucket=100, exemplar_iters=None),
+                  "paper": dict(size=256, per_bucket=50, exemplar_iters=None)},
+}
+#: A smoke run (a dry run of every cell): one mask per bucket, a few draws per generator, exemplar-based inpainting
+#: stopped after a few patches (its cells run; its numbers mean nothing).
+SMOKE_SETTINGS = {"n_samples": 60, "per_bucket": 1, "exemplar_iters": 5}
+
+
+def settings(notebook: str, scale: str, smoke: bool = False, **overrides):
+    """The :data:`SETTINGS` of ``notebook`` at ``scale`` as an object with attributes (``.size``, ...); ``smoke``
+    applies :data:`SMOKE_SETTINGS` to the settings the notebook has; ``overrides`` (None ignored) last."""
+    from types import SimpleNamespace
+
+    from .paths import check_scale
+
+    if notebook not in SETTINGS:
+        raise ValueError(f"unknown Foundations notebook {notebook!r}; expected one of {sorted(SETTINGS)}")
+    values = dict(SETTINGS[notebook][check_scale(scale)])
+    if smoke:
+        values.update({k: v for k, v in SMOKE_SETTINGS.items() if k in values})
+    values.update({k: v for k, v in overrides.items() if v is not None and k in values})
+    return SimpleNamespace(scale=scale, smoke=smoke, **values)
+
+
+
+def liu_mask_folder(data_root):
+    """The folder of Liu et al.'s irregular-mask test set under ``data_root`` (``irregular_masks/``, or the
+    ``mask/testing_mask_dataset/`` inside it as the archive ships it); None when ``data_root`` is None or has none."""
+    from pathlib import Path
+
+    if data_root is None:
+        return None
+    root = Path(data_root) / "irregular_masks"
+    for folder in (root / "mask" / "testing_mask_dataset", root / "testing_mask_dataset", root):
+        if folder.is_dir() and any(folder.glob("*.png")):
+            return folder
+    return None

@@ -18,6 +18,69 @@ Box = tuple[int, int, int, int]
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: The knobs of the paper-scale smoke run (``inpaintlib.chapter.KNOBS``): one step per training (the bill then times a
+#: single step, warm-up included), batch 2 (MSFEF's batch norm needs two images at its 1x1 bottleneck), each
+#: chapter's first dataset (and DeepGIN's first Table 2 test set), a random VGG (no weights can be downloaded here).
+PAPER_SMOKE_PARAMS = {"max_steps": 1, "warmup_steps": 1, "batch_size": 2, "datasets": 1, "vgg_backbone": "random"}
+_PAPER_SMOKE: dict = {}
+
+
+def _start_paper_smoke() -> None:
+    """Start the whole book at paper scale (``python -m inpaintlib.reproduce --scale paper --smoke``) on fake copies
+    of every dataset in its publisher's layout, in the background: it runs beside the rest of the session (the unit
+    tests leave a core idle) and ``paper_smoke`` waits for it."""
+    import json
+    import os
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from fake_datasets import make_fake_masks, make_fake_root
+
+    tmp = Path(tempfile.mkdtemp(prefix="paper-smoke-"))
+    data = make_fake_root(tmp / "datasets")
+    make_fake_masks(data / "irregular_masks")
+    env = {**os.environ, "INPAINTLIB_ARTIFACTS": str(tmp / "artifacts"), "INPAINTLIB_DATA": str(tmp / "data"),
+           "TQDM_DISABLE": "1"}
+    cmd = [sys.executable, "-m", "inpaintlib.reproduce", "--scale", "paper", "--data-root", str(data), "--smoke",
+           "--jobs", "2", "--threads", "1", "--no-progress"]
+    for k, v in PAPER_SMOKE_PARAMS.items():
+        cmd += ["--param", f"{k}={v if isinstance(v, str) else json.dumps(v)}"]
+    out, err = open(tmp / "stdout.txt", "w"), open(tmp / "stderr.txt", "w")
+    _PAPER_SMOKE.update(tmp=tmp, data=data, artifacts=tmp / "artifacts", stdout=tmp / "stdout.txt",
+                        stderr=tmp / "stderr.txt", files=(out, err), t0=__import__("time").perf_counter(),
+                        proc=subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=err, text=True))
+
+
+def pytest_collection_finish(session) -> None:
+    """Start the paper-scale smoke run as soon as the tests that read it are collected."""
+    if any("paper_smoke" in getattr(item, "fixturenames", ()) for item in session.items):
+        _start_paper_smoke()
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    proc = _PAPER_SMOKE.get("proc")
+    if proc is not None and proc.poll() is None:  # the session ended first (a failure, -x, Ctrl-C)
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def paper_smoke() -> dict:
+    """The paper-scale smoke run started at collection: waits for it; ``returncode``, ``stdout``, ``stderr``, the
+    ``artifacts`` folder, the fake ``data`` root, the ``smoke`` output folder and the run's ``wall_s``."""
+    import time
+
+    if "proc" not in _PAPER_SMOKE:
+        _start_paper_smoke()
+    proc = _PAPER_SMOKE["proc"]
+    proc.wait()
+    for f in _PAPER_SMOKE["files"]:
+        f.close()
+    wall = time.perf_counter() - _PAPER_SMOKE["t0"]
+    return {"returncode": proc.returncode, "stdout": _PAPER_SMOKE["stdout"].read_text(),
+            "stderr": _PAPER_SMOKE["stderr"].read_text(), "artifacts": _PAPER_SMOKE["artifacts"],
+            "data": _PAPER_SMOKE["data"], "smoke": ROOT / "_build" / "smoke", "wall_s": wall}
+
+
 @pytest.fixture(scope="session")
 def built_book() -> Path:
     """Run the pipeline once a session (the same command as ``make book``): every notebook at CI scale (cached when

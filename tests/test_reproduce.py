@@ -225,21 +225,22 @@ def test_extra_params_reach_the_notebook_are_part_of_the_cache_key_and_shown_in_
     make_book(tmp_path, {"notebooks/ch/01_a": """
         # %%
         from inpaintlib.record import record
-        record("seen", f"{max_steps!r}/{label!r}")
+        record("seen", f"{knobs!r}/{label!r}")
         """})
     code, out, err = run("--param", "max_steps=2", "--param", "label=fake data")
     assert code == 0, err
     entry = state_of(tmp_path)["notebooks/ch/01_a"]
-    assert entry["key_numbers"]["seen"] == "2/'fake data'"           # 2 parsed as JSON, the label kept a string
-    assert entry["parameters"]["max_steps"] == 2 and entry["key"]["parameters"]["label"] == "fake data"
+    # a run knob (inpaintlib.chapter.KNOBS) goes into the notebook's knobs dict, 2 parsed as JSON; others as given
+    assert entry["key_numbers"]["seen"] == "{'max_steps': 2}/'fake data'"
+    assert entry["parameters"]["knobs"] == {"max_steps": 2} and entry["key"]["parameters"]["label"] == "fake data"
     report = (tmp_path / "_build" / "reproduce" / "report.md").read_text()
-    assert "max_steps=2" in report and "label='fake data'" in report
+    assert "knobs={'max_steps': 2}" in report and "label='fake data'" in report
 
     code, out, _ = run("--param", "max_steps=2", "--param", "label=fake data")
     assert code == 0 and "cached" in out
     code, out, _ = run("--param", "max_steps=3", "--param", "label=fake data")
     assert code == 0 and "running" in out
-    assert state_of(tmp_path)["notebooks/ch/01_a"]["key_numbers"]["seen"] == "3/'fake data'"
+    assert state_of(tmp_path)["notebooks/ch/01_a"]["key_numbers"]["seen"] == "{'max_steps': 3}/'fake data'"
 
 
 def test_param_values_are_json_when_they_parse_else_strings_and_reserved_names_are_refused():
@@ -376,3 +377,20 @@ def test_jobs_and_threads_must_be_positive_and_default_to_lanes_of_one_thread_at
     for bad in (["--jobs", "0"], ["--threads", "-1"]):
         with pytest.raises(SystemExit):
             reproduce.parse_args(bad)
+
+
+def test_a_smoke_run_runs_every_notebook_outside_the_book_state_and_ends_with_the_bill(tmp_path, run):
+    make_book(tmp_path, {"notebooks/ch/01_a": """
+        # %%
+        from inpaintlib.record import record
+        record("smoke", f"{smoke!r}/{knobs!r}")
+        """})
+    code, out, err = run("--smoke", "--param", "test_images=1")
+    assert code == 0, err
+    executed = tmp_path / "_build" / "smoke" / "executed" / "notebooks" / "ch" / "01_a.ipynb"
+    assert executed.is_file() and "True/{'test_images': 1}" in executed.read_text()
+    assert not (tmp_path / "_build" / "reproduce" / "state.json").exists()  # the book's state is left alone
+    assert "Bill of the smoke run (ci scale)" in out and "No training run wrote a log" in out
+    assert (tmp_path / "_build" / "smoke" / "bill.md").is_file()
+    code, out, _ = run("--smoke", "--param", "test_images=1")
+    assert code == 0 and "running" in out and "cached" not in out  # a dry run is never cached

@@ -1,56 +1,90 @@
-"""Every scale's code path runs: the training notebooks of MSFEF, MSA-Net, DeepGIN, PMRFN and CtxAttn at ``paper``
-scale (the paper's network at 256 px, the paper's datasets in their real folder layouts, faked in a temporary folder;
-every dataset prepared and opened, one trained per chapter), CtxAttn's evaluation after its training (Fig. 3 at
-512 px), and MSFEF's and MSA-Net's training notebooks at ``demo`` scale, each with the notebook's smoke-test knobs (a step cap, a small batch, one
-test mask per bucket, one test photograph, a random VGG because no weights can be downloaded here). Slow (minutes):
-marked ``book`` like the other notebook runs."""
+"""Every scale's code path runs.
+
+``paper``: every notebook of every chapter through the real pipeline command (``python -m inpaintlib.reproduce
+--scale paper --data-root ROOT --smoke``) on fake copies of every dataset the five papers use, each in the layout its
+publisher ships (``tests/fake_datasets.py``), with the papers' networks at the papers' image sizes and the smoke run's
+caps (``conftest.PAPER_SMOKE_PARAMS``: one step per training, batch 2, each chapter's first dataset, one test photograph
+and one mask per bucket, two ablation variants, a random VGG because no weights can be downloaded here; the run starts
+in the background when the session starts). Every dataset's layout is prepared and opened in
+``tests/test_data_layouts.py``. The figures and tables read the checkpoints the paper-scale training notebooks wrote;
+the run ends with the bill. ``demo``: MSFEF's training notebook with its knobs.
+Slow (minutes): marked ``book`` like the other notebook runs."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import numpy as np
+import pandas as pd
 import pytest
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-#: dataset -> (train folder, test folder): the layouts data_prep.datasets indexes (inpaintlib.datasets.REGISTRY).
-LAYOUTS = {"helen": ("train", "test"), "stanford_cars": ("cars_train", "cars_test"),
-           "lsun_church": ("church_outdoor_train", "church_outdoor_val")}
-#: MSA-Net's datasets (Sect. 4): Places2's official folders, and CelebA-HQ's 30,000 images in one folder, split
-#: 28K/2K by a seeded draw (so the fake copy needs more than 2,000 images; tiny ones, scored on two).
-MSANET_LAYOUTS = {"places2": ("data_256/a/abbey", "val_256"), "celeba_hq_28k": ("", "")}
-#: DeepGIN's training set (Sect. 5.2): CelebA-HQ's 30,000 images in one folder, split 27K/3K by a seeded draw.
-DEEPGIN_LAYOUTS = {"celeba_hq": ("", "")}
-#: PMRFN's datasets (Sect. 5.1): Places2, Paris StreetView (the Context Encoders release's folders) and CelebA
-#: (sorted into train/ and test/ by its official partition file).
-PMRFN_LAYOUTS = {"places2": ("data_256/a/abbey", "val_256"),
-                 "paris_streetview": ("paris_train_original", "paris_eval_gt"), "celeba": ("train", "test")}
-#: CtxAttn's dataset (our choice, one of DeepFill v1's; the paper names none): Places2.
-CTXATTN_LAYOUTS = {"places2": ("data_256/a/abbey", "val_256")}
 
 
-def _photo(rng, path: Path, small: bool = False) -> None:
-    h, w = (8, 8) if small else (int(rng.integers(260, 320)), int(rng.integers(260, 340)))  # not square
-    Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path)
+def _sidecar(artifacts: Path, scale: str, chapter: str, run: str) -> dict:
+    return json.loads((artifacts / scale / chapter / run / "model.json").read_text())
 
 
-def _fake_dataset(root: Path, name: str, n_train: int = 3, n_test: int = 2, layouts=LAYOUTS) -> None:
-    from data_prep.datasets import prepare
-    from inpaintlib.datasets import REGISTRY
+@pytest.mark.book
+def test_every_notebook_runs_at_paper_scale_on_the_papers_datasets_in_their_layouts(paper_smoke):
+    from inpaintlib.reproduce.execute import key_numbers
+    from inpaintlib.reproduce.toc import toc_notebooks
 
-    rng = np.random.default_rng(len(name))
-    held_out = sum(REGISTRY[name].random_split.values())
-    if held_out:  # one folder split by a seeded draw (CelebA-HQ): more (tiny) images than the held-out split
-        n_train, n_test = 0, held_out + 3
-    for folder, n in zip(layouts[name], (n_train, n_test)):
-        (root / name / folder).mkdir(parents=True, exist_ok=True)
-        for i in range(n):
-            _photo(rng, root / name / folder / f"{folder.replace('/', '_')}{i}.png", small=n > 100)
-    prepare(name, root / name, allow_count_mismatch=True, progress=False)
+    assert paper_smoke["returncode"] == 0, paper_smoke["stdout"][-3000:] + paper_smoke["stderr"][-6000:]
+    print(f"paper-scale smoke run: {paper_smoke['wall_s']:.0f} s beside the rest of the session")
+    docs = [nb.doc for nb in toc_notebooks(ROOT)]
+    executed = paper_smoke["smoke"] / "executed"
+    for doc in docs:  # every notebook of the book ran (and is not cached from another run)
+        assert (executed / f"{doc}.ipynb").is_file(), doc
+        assert f"{doc}: ok" in paper_smoke["stdout"], doc
+    art = paper_smoke["artifacts"]
+    # The papers' networks at 256 px on the papers' datasets, one checkpoint per dataset of each training notebook.
+    for chapter, runs in {"msfef": ("helen",), "msanet": ("places2",), "deepgin": ("celeba_hq", "celeba_hq/warmup"),
+                          "pmrfn": ("places2",), "ctxattn": ("places2",)}.items():  # each chapter's first dataset
+        for run in runs:
+            meta = _sidecar(art, "paper", chapter, run)
+            assert meta["paper"] == chapter and meta["scale"] == "paper" and meta["step"] == 1, (chapter, run)
+            assert meta["config"]["image_size"] == 256, (chapter, run)
+            t = meta["train_config"]
+            assert t["batch_size"] == 2 and t["schedule_steps"] > t["steps"] and t["schedule_batch"] >= 4, (chapter, run)
+    checks = {  # a few facts of each paper's configuration and recipe, read back from what was trained
+        ("msfef", "helen"): lambda m: len(m["config"]["encoder_widths"]) == 8 and m["train_config"]["lr"] == 3e-3,
+        ("msanet", "places2"): lambda m: m["train_config"]["lr"] == 3e-4,
+        ("deepgin", "celeba_hq"): lambda m: m["config"]["refine_widths"] == [32, 64, 128, 256, 512]
+        and m["config"]["block"] == "spd" and m["train_config"]["d_lr"] == 4e-4
+        and m["train_config"]["lr_schedule"] == "linear",
+        ("pmrfn", "places2"): lambda m: m["config"]["widths"] == [32, 64, 128, 256]
+        and m["train_config"]["betas"] == [0.001, 0.99],
+        ("ctxattn", "places2"): lambda m: m["config"]["base_channels"] == 32 and m["train_config"]["d_steps"] == 5,
+    }
+    for (chapter, run), ok in checks.items():
+        assert ok(_sidecar(art, "paper", chapter, run)), (chapter, run)
+    # The ablations trained the paper's network on the paper's first dataset (two variants each in a smoke run).
+    for chapter in ("msfef", "msanet", "deepgin", "pmrfn", "ctxattn"):
+        variants = [p for p in (art / "paper" / chapter / "ablation").iterdir() if p.is_dir()]
+        assert len(variants) == 2, (chapter, variants)
+    # Figures that need a trained paper-scale model read its checkpoint: CtxAttn's Fig. 3 at 512 px, on Places2.
+    ev = json.loads((executed / "notebooks/ctxattn/06_evaluation.ipynb").read_text())
+    assert key_numbers(ev)["ctxattn_fig3_size"] == "512"
+    pm = json.loads((executed / "notebooks/pmrfn/06_evaluation.ipynb").read_text())
+    assert "places2" in json.dumps(pm["cells"])  # scored on the paper's dataset, not the sample scenes
 
 
-def _run_training_notebook(tmp_path: Path, monkeypatch, chapter: str = "msfef", notebook: str = "02_training.py",
+@pytest.mark.book
+def test_the_smoke_run_ends_with_the_bill(paper_smoke):
+    assert paper_smoke["returncode"] == 0, paper_smoke["stderr"][-3000:]
+    assert "Bill of the smoke run (paper scale)" in paper_smoke["stdout"]
+    bill = pd.read_csv(paper_smoke["smoke"] / "bill.csv")
+    main = bill[~bill.ablation]
+    assert set(main.chapter) == {"msfef", "msanet", "deepgin", "pmrfn", "ctxattn"}
+    assert (bill["s per step"] > 0).all() and (bill["peak memory (MB)"] > 0).all()
+    # The projection is the paper's schedule at the measured rate, scaled from batch 2 to the paper's batch.
+    row = main[(main.chapter == "deepgin") & (main.run == "celeba_hq")].iloc[0]
+    assert row["paper steps"] == 675000 and row["paper batch"] == 12 and row["batch"] == 2
+    assert row["projected hours"] == pytest.approx(675000 * row["s per step"] * 12 / 2 / 3600, rel=1e-6)
+    assert "batch scaled linearly" in row["estimate"]
+
+
+def _run_training_notebook(tmp_path: Path, monkeypatch, chapter: str, notebook: str = "02_training.py",
                            **parameters) -> dict:
     import jupytext
     import papermill as pm
@@ -67,119 +101,13 @@ def _run_training_notebook(tmp_path: Path, monkeypatch, chapter: str = "msfef", 
     return json.loads((tmp_path / "out.ipynb").read_text())
 
 
-def _sidecar(tmp_path: Path, scale: str, run: str, chapter: str = "msfef") -> dict:
-    return json.loads((tmp_path / "artifacts" / scale / chapter / run / "model.json").read_text())
-
-
-@pytest.mark.book
-def test_training_notebook_runs_at_paper_scale_on_the_papers_datasets(tmp_path, monkeypatch):
-    from inpaintlib.data import open_dataset
-
-    data = tmp_path / "datasets"
-    for name in LAYOUTS:  # every dataset of Sect. 4.1 prepared and opened at 256 px in its real layout
-        _fake_dataset(data, name)
-        assert open_dataset(name, data / name, "test", 256)[0].shape == (3, 256, 256)
-    # One trained (each run costs minutes of CPU with the paper's network; the cells are the same for all three)
-    _run_training_notebook(tmp_path, monkeypatch, scale="paper", data_root=str(data), datasets=["helen"],
-                           max_steps=1, batch_size=2, masks_per_bucket=1, test_images=1, vgg_backbone="random")
-    meta = _sidecar(tmp_path, "paper", "helen")  # the paper's network at 256 px
-    assert meta["paper"] == "msfef" and meta["scale"] == "paper" and meta["step"] == 1
-    assert meta["config"]["image_size"] == 256 and len(meta["config"]["encoder_widths"]) == 8
-    assert meta["train_config"]["batch_size"] == 2 and meta["train_config"]["lr"] == 3e-3
-
-
 @pytest.mark.book
 def test_training_notebook_runs_at_demo_scale(tmp_path, monkeypatch):
-    _run_training_notebook(tmp_path, monkeypatch, scale="demo", max_steps=2, batch_size=2, masks_per_bucket=1,
-                           vgg_backbone="random")
-    meta = _sidecar(tmp_path, "demo", "sample_scenes")
+    _run_training_notebook(tmp_path, monkeypatch, "msfef", scale="demo",
+                           knobs={"max_steps": 2, "batch_size": 2, "masks_per_bucket": 1, "vgg_backbone": "random"})
+    meta = _sidecar(tmp_path / "artifacts", "demo", "msfef", "sample_scenes")
     from inpaintlib.papers.msfef import MSFEFConfig
 
     assert meta["scale"] == "demo" and meta["step"] == 2
     assert meta["config"]["image_size"] == MSFEFConfig.demo().image_size == 32  # ci's size, twice its widths
     assert meta["train_config"]["lr_schedule"] == "linear"  # the demo schedule (demo_schedule)
-
-
-@pytest.mark.book
-def test_msanet_training_notebook_runs_at_paper_scale_on_the_papers_datasets(tmp_path, monkeypatch):
-    from inpaintlib.data import open_dataset
-
-    data = tmp_path / "datasets"
-    for name in MSANET_LAYOUTS:  # both datasets of Sect. 4 prepared and opened at 256 px
-        _fake_dataset(data, name, layouts=MSANET_LAYOUTS)
-        assert open_dataset(name, data / name, "test", 256)[0].shape == (3, 256, 256)
-    # One trained (Places2; the cells are the same for both): the paper's network at 256 px and learning rate
-    _run_training_notebook(tmp_path, monkeypatch, chapter="msanet", scale="paper", data_root=str(data),
-                           datasets=["places2"], max_steps=2, batch_size=1, masks_per_bucket=1, test_images=1)
-    meta = _sidecar(tmp_path, "paper", "places2", "msanet")
-    assert meta["paper"] == "msanet" and meta["scale"] == "paper" and meta["config"]["image_size"] == 256
-    assert meta["train_config"]["lr"] == 3e-4 and meta["step"] == 2 and meta["train_config"]["batch_size"] == 1
-    manifest = json.loads((data / "celeba_hq_28k" / "manifest_28k.json").read_text())
-    assert len(manifest["splits"]["test"]) == 2000 and len(manifest["splits"]["train"]) == 3
-
-
-@pytest.mark.book
-def test_msanet_training_notebook_runs_at_demo_scale(tmp_path, monkeypatch):
-    _run_training_notebook(tmp_path, monkeypatch, chapter="msanet", scale="demo", max_steps=2, batch_size=2,
-                           masks_per_bucket=1, test_images=1)
-    meta = _sidecar(tmp_path, "demo", "sample_scenes", "msanet")
-    assert meta["scale"] == "demo" and meta["config"]["image_size"] == 64 and meta["step"] == 2
-
-
-@pytest.mark.book
-def test_deepgin_training_notebook_runs_at_paper_scale_on_the_papers_dataset(tmp_path, monkeypatch):
-    data = tmp_path / "datasets"
-    _fake_dataset(data, "celeba_hq", layouts=DEEPGIN_LAYOUTS)
-    _run_training_notebook(tmp_path, monkeypatch, chapter="deepgin", notebook="03_training.py", scale="paper",
-                           data_root=str(data), warmup_steps=1, max_steps=1, batch_size=1, masks_per_bucket=1,
-                           test_images=1, vgg_backbone="random")
-    warm, final = (_sidecar(tmp_path, "paper", run, "deepgin") for run in ("celeba_hq/warmup", "celeba_hq"))
-    for meta in (warm, final):  # both stages of Sect. 5.1, the full model (Table 1: 42.930M) at 256 px
-        assert meta["paper"] == "deepgin" and meta["scale"] == "paper" and meta["step"] == 1
-        assert meta["config"]["image_size"] == 256 and meta["config"]["refine_widths"] == [32, 64, 128, 256, 512]
-        assert meta["config"]["block"] == "spd" and meta["config"]["n_blocks"] == 6
-        assert meta["train_config"]["lr"] == 1e-4 and meta["train_config"]["batch_size"] == 1
-    t = final["train_config"]  # the main stage: D at 4e-4, the rates decayed linearly after 10% of the steps
-    assert t["d_lr"] == 4e-4 and t["lr_schedule"] == "linear" and t["decay_start"] == 0.1
-    assert sum(1 for _ in (data / "celeba_hq").rglob("*.png")) == 3003
-
-
-@pytest.mark.book
-def test_pmrfn_training_notebook_runs_at_paper_scale_on_the_papers_datasets(tmp_path, monkeypatch):
-    from inpaintlib.data import open_dataset
-
-    data = tmp_path / "datasets"
-    for name in PMRFN_LAYOUTS:
-        _fake_dataset(data, name, layouts=PMRFN_LAYOUTS)
-        assert open_dataset(name, data / name, "train", 256)[0].shape == (3, 256, 256)  # the layout indexes
-    # One dataset trained (the paper's network costs seconds per 256 px forward on a CPU): Places2, Tables 1-2's.
-    _run_training_notebook(tmp_path, monkeypatch, chapter="pmrfn", notebook="03_training.py", scale="paper",
-                           data_root=str(data), datasets=["places2"], max_steps=1, batch_size=1, masks_per_bucket=1,
-                           test_images=1)
-    meta = _sidecar(tmp_path, "paper", "places2", "pmrfn")  # HRNet-W32 widths, six stages, at 256 px
-    assert meta["paper"] == "pmrfn" and meta["scale"] == "paper" and meta["step"] == 1
-    assert meta["config"]["image_size"] == 256 and meta["config"]["widths"] == [32, 64, 128, 256]
-    t = meta["train_config"]  # Sect. 5.1 as printed: Adam 1e-4, betas (0.001, 0.99)
-    assert t["lr"] == 1e-4 and t["betas"] == [0.001, 0.99] and t["batch_size"] == 1
-
-
-@pytest.mark.book
-def test_ctxattn_notebooks_run_at_paper_scale_on_places2_with_fig3_at_512_px(tmp_path, monkeypatch):
-    from inpaintlib.reproduce.execute import key_numbers
-
-    data = tmp_path / "datasets"
-    _fake_dataset(data, "places2", layouts=CTXATTN_LAYOUTS)
-    smoke = dict(scale="paper", data_root=str(data), masks_per_bucket=1, test_images=1)
-    _run_training_notebook(tmp_path, monkeypatch, chapter="ctxattn", notebook="03_training.py", max_steps=1,
-                           batch_size=1, **smoke)
-    meta = _sidecar(tmp_path, "paper", "places2", "ctxattn")  # DeepFill v1's network (c = 32) at 256 px
-    assert meta["paper"] == "ctxattn" and meta["scale"] == "paper" and meta["step"] == 1
-    assert meta["config"]["image_size"] == 256 and meta["config"]["base_channels"] == 32
-    t = meta["train_config"]  # DeepFill v1: Adam 1e-4 for G and the critics, 5 critic updates per G update
-    assert t["lr"] == 1e-4 and t["d_lr"] == 1e-4 and t["d_steps"] == 5 and t["batch_size"] == 1
-    # Then the evaluation on that checkpoint: Table I's buckets at 256 px and Fig. 3's layout at 512 px.
-    out = _run_training_notebook(tmp_path, monkeypatch, chapter="ctxattn", notebook="06_evaluation.py", **smoke)
-    keys = key_numbers(out)
-    assert keys["ctxattn_fig3_size"] == "512" and "ctxattn_eval_ctxattn_psnr_all" in keys
-    fig3 = next(c for c in out["cells"] if "ctxattn-512" in "".join(c["source"]))
-    assert any("image/png" in o.get("data", {}) for o in fig3["outputs"])  # the figure was drawn

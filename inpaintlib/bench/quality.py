@@ -28,7 +28,7 @@ from ..masks import center_box_mask, to_tensor
 from ..metrics import Protocol, evaluate
 from ..papers.deepgin.masks import deepgin_masks
 
-__all__ = ["SIZE", "LABELS", "protocol", "test_photographs", "mask_sets", "methods", "score", "summary", "ranking",
+__all__ = ["SIZE", "LABELS", "SMOKE", "protocol", "test_photographs", "mask_sets", "methods", "score", "summary", "ranking",
            "demo_gain", "describe_rankings", "leader", "display_name", "table", "bucket_figure",
            "example_inputs"]
 
@@ -36,6 +36,8 @@ SIZE = 64
 #: Display names of the networks.
 LABELS = {"msfef": "MSFEF", "msanet": "MSA-Net", "deepgin": "DeepGIN", "pmrfn": "PMRFN", "ctxattn": "CtxAttn"}
 DEEPGIN_TYPES = ("box", "cellular automaton", "free-form")
+#: A smoke run's mask sets (``mask_sets(**SMOKE)``): one irregular mask per bucket, one of each DeepGIN type.
+SMOKE = {"per_bucket": 1, "per_type": 1}
 
 
 def protocol() -> Protocol:
@@ -62,28 +64,35 @@ def mask_sets(size: int = SIZE, per_bucket: int = 8, per_type: int = 8, seed: in
             "DeepGIN types": (to_tensor([m for ms in typed for m in ms]), list(DEEPGIN_TYPES) * per_type)}
 
 
-def _exemplar(image: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+def _exemplar(image: torch.Tensor, valid: torch.Tensor, max_iters: int | None = None) -> torch.Tensor:
     """Exemplar-based inpainting (5x5 patches), one image at a time; NaN where no 5x5 patch is fully known."""
     outs = []
     for x, v in zip(image, valid):
         try:
-            outs.append(exemplar_inpaint(x[None], v[None], patch_size=5, record_every=0).output)
+            outs.append(exemplar_inpaint(x[None], v[None], patch_size=5, record_every=0, max_iters=max_iters).output)
         except ValueError:
             outs.append(torch.full_like(x[None], float("nan")))
     return torch.cat(outs)
 
 
-def methods(papers=tuple(LABELS), classical: bool = True) -> dict[tuple[str, str], Callable]:
-    """``(method, checkpoint) -> predict``: each network's ci model (this build's) and demo model (``weights/``),
-    then mean fill, biharmonic and exemplar-based inpainting (checkpoint ``"-"``)."""
+def methods(papers=tuple(LABELS), classical: bool = True, scale: str = "ci", data_root=None,
+            exemplar_iters: int | None = None) -> dict[tuple[str, str], Callable]:
+    """``(method, checkpoint) -> predict``: each network's model of this build at ``scale`` (at ``ci`` the ci model;
+    at ``paper`` the checkpoint its training notebook wrote for the paper's first dataset under ``data_root``) and
+    its demo model (``weights/``), then mean fill, biharmonic and exemplar-based inpainting (checkpoint ``"-"``;
+    ``exemplar_iters`` stops the exemplar method early, a smoke run's knob)."""
+    from ..chapter import run_context
+
     out = {}
     for p in papers:
-        out[(LABELS[p], "ci")] = at_training_size(ci_model(p))
+        model = ci_model(p) if scale == "ci" else run_context(p, scale, data_root=data_root).trained()
+        out[(LABELS[p], scale)] = at_training_size(model)
         demo = demo_model(p)
         if demo is not None:
             out[(LABELS[p], "demo")] = at_training_size(demo)
     if classical:
-        out.update({("mean fill", "-"): mean_fill, ("biharmonic", "-"): biharmonic, ("exemplar", "-"): _exemplar})
+        out.update({("mean fill", "-"): mean_fill, ("biharmonic", "-"): biharmonic,
+                    ("exemplar", "-"): lambda image, valid: _exemplar(image, valid, exemplar_iters)})
     return out
 
 
@@ -139,16 +148,16 @@ def ranking(pairs: pd.DataFrame, mask_set: str, metric: str = "psnr") -> pd.Data
     return pd.DataFrame(rows).T
 
 
-def demo_gain(pairs: pd.DataFrame, metric: str = "psnr") -> pd.DataFrame:
-    """Per network (rows) and irregular bucket (columns, then ``all``: every irregular pair): demo minus ci mean
-    ``metric`` on the same pairs."""
+def demo_gain(pairs: pd.DataFrame, metric: str = "psnr", base: str = "ci") -> pd.DataFrame:
+    """Per network (rows) and irregular bucket (columns, then ``all``: every irregular pair): demo minus ``base``
+    (the build's models: ci, or paper) mean ``metric`` on the same pairs."""
     sub = pairs[(pairs["mask_set"] == "irregular") & (pairs["checkpoint"] != "-")]
     means = sub.groupby(["method", "checkpoint", "bucket"], sort=False)[metric].mean().unstack("checkpoint")
-    if "demo" not in means.columns:
+    if "demo" not in means.columns or base not in means.columns:
         return pd.DataFrame()
-    gain = (means["demo"] - means["ci"]).unstack("bucket").dropna(how="all")
+    gain = (means["demo"] - means[base]).unstack("bucket").dropna(how="all")
     overall = sub.groupby(["method", "checkpoint"], sort=False)[metric].mean().unstack("checkpoint")
-    return gain.assign(all=(overall["demo"] - overall["ci"]).reindex(gain.index))
+    return gain.assign(all=(overall["demo"] - overall[base]).reindex(gain.index))
 
 
 def leader(ranking_text: str) -> str:
@@ -195,7 +204,7 @@ def bucket_figure(summ: pd.DataFrame, metric: str = "psnr", ylabel: str = "PSNR 
     greys = {"mean fill": "0.75", "biharmonic": "0.0", "exemplar": "0.45"}
     for (method, ckpt), f in sub.groupby(["method", "checkpoint"], sort=False):
         f = f.set_index("bucket").loc[buckets]
-        style = dict(color=colours.get(method, greys.get(method, "k")), ls="--" if ckpt == "ci" else "-",
+        style = dict(color=colours.get(method, greys.get(method, "k")), ls="-" if ckpt == "demo" else "--",
                      marker="o" if ckpt != "-" else "s", ms=3, lw=1.2, capsize=2)
         ax.errorbar(range(len(buckets)), f["mean"], yerr=f["se"], label=display_name(method, ckpt), **style)
     ax.set_xticks(range(len(buckets)), buckets, fontsize=8)
@@ -214,7 +223,7 @@ def example_inputs(sets: Mapping[str, tuple], images: torch.Tensor) -> tuple[tor
     picks = [(irr[irr_b.index(1)], "irregular (0.1,0.2]"), (irr[irr_b.index(4)], "irregular (0.4,0.5]"),
              (sets["centre box"][0][0], "centre box 25%"), (typed[typed_l.index("free-form")], "free-form")]
     masks = torch.stack([m for m, _ in picks])
-    return images[[1, 5, 9, 13]], masks, [lab for _, lab in picks]
+    return images[[i % len(images) for i in (1, 5, 9, 13)]], masks, [lab for _, lab in picks]
 
 
 def demo_checkpoints() -> pd.DataFrame:

@@ -1,5 +1,8 @@
 """The chapter kit: what every paper chapter does once, so a chapter is a paper package plus notebooks.
 
+* :mod:`.context` -- one run context per notebook: ``run_context(paper, scale, data_root=..., smoke=..., **knobs)``
+  gives the datasets, the recipe with its step cap, the checkpoint paths, the ablation variants and seeds, whether
+  to resume (each paper package declares its ``SPEC``);
 * :mod:`.data` -- the test split, the fixed test masks and the training set for a scale (sample scenes at
   ``ci``/``demo``, the paper's dataset at ``paper`` with ``data_root``);
 * :mod:`.runs` -- ``predictor(model)``, training a paper's network with a recipe, finding and loading the
@@ -12,6 +15,7 @@
 
 Notebooks import from here and from their paper package; nothing here knows a particular paper.
 """
+from .context import KNOBS, SMOKE, ChapterSpec, Run, run_context, slug
 from .data import ChapterData, chapter_data, per_bucket_for, test_masks
 from .demo import DEMO_SIZE, TRAINING_NOTEBOOKS, at_training_size, ci_model, demo_against_ci, demo_model
 from .figures import completion_grid, cost_by_part, delta_bars, learning_curve, training_terms
@@ -22,6 +26,7 @@ from .tables import beside_paper, paper_frame, show, versus
 from .verdict import Verdict, compare_to_paper
 
 __all__ = [
+    "KNOBS", "SMOKE", "ChapterSpec", "Run", "run_context", "slug",
     "DEMO_SIZE", "TRAINING_NOTEBOOKS", "at_training_size", "ci_model", "demo_against_ci", "demo_model",
     "against_mean_fill", "learning_summary", "ChapterData", "chapter_data", "per_bucket_for", "test_masks", "completion_grid", "cost_by_part", "delta_bars", "learning_curve",
     "training_terms", "checkpoint_path", "evaluate_methods", "load_trained", "shipped_checkpoints", "predictor",

@@ -18,7 +18,7 @@ from ..inference import inpaint
 from ..metrics import EvalResult, Protocol
 from ..record import record, record_buckets
 from .data import chapter_data
-from .runs import checkpoint_path, evaluate_methods, load_trained, shipped_checkpoints
+from .runs import evaluate_methods, load_trained, shipped_checkpoints
 from .tables import show, versus
 
 __all__ = ["TRAINING_NOTEBOOKS", "DEMO_SIZE", "at_training_size", "ci_model", "demo_model", "demo_against_ci"]
@@ -38,7 +38,9 @@ def at_training_size(model: nn.Module) -> Callable[[torch.Tensor, torch.Tensor],
 
 def ci_model(paper: str) -> nn.Module:
     """The ci model the chapter's training notebook wrote in this build (``FileNotFoundError`` names it)."""
-    return load_trained(checkpoint_path(paper, "ci", notebook=TRAINING_NOTEBOOKS[paper].rsplit("/", 1)[1]))
+    from .context import run_context
+
+    return run_context(paper, "ci").trained()
 
 
 def demo_model(paper: str) -> nn.Module | None:

@@ -11,7 +11,8 @@ Modules:
   :func:`sample_in_bucket` and the ``GENERATORS`` registry;
 * :mod:`.drawing` -- painting strokes with numpy and the scaling rule of pixel-valued parameters below 256 px;
 * :mod:`.valid` -- :func:`to_tensor` and :func:`hole_ratio`;
-* :mod:`.collection` -- :class:`MaskCollection` and the loader of Liu et al.'s irregular mask test set;
+* :mod:`.collection` -- :class:`MaskCollection` and the loaders of Liu et al.'s irregular mask test set
+  (:func:`nvidia_testset`: NVIDIA's release as shipped, buckets by file order);
 * :mod:`.testset` -- the fixed, seeded test sets (PNGs with **255 = known (valid), 0 = hole**):
   :func:`write_mask_testset`, :func:`cached_testset`, :class:`MaskTestSet`.
 
@@ -19,7 +20,8 @@ Hole-ratio buckets live in :mod:`inpaintlib.buckets` (re-exported here); paper-s
 package (e.g. ``inpaintlib.papers.msfef.masks``, ``inpaintlib.papers.deepgin.masks``).
 """
 from ..buckets import BUCKETS, bucket_label, bucket_of
-from .collection import LIU_POLARITIES, MaskCollection, load_liu_irregular_masks
+from .collection import (LIU_POLARITIES, NVIDIA_TESTSET_COUNT, NVIDIA_TESTSET_FOLDERS, NVIDIA_TESTSET_PER_BUCKET,
+                         MaskCollection, load_liu_irregular_masks, nvidia_testset, nvidia_testset_names)
 from .drawing import REF_SIZE, check_rng, check_size, draw_strokes, rectangle_valid
 from .generators import (AIM_CA, AIM_FREE_FORM, DEEPFILL_V2, GENERATORS, aim_box_mask, aim_free_form_mask,
                          aim_free_form_params, aim_mask, box_mask, brush_stroke_mask, brush_stroke_params,
@@ -34,5 +36,6 @@ __all__ = [
     "aim_free_form_params", "aim_free_form_mask", "cellular_automaton_mask", "aim_mask", "irregular_mask",
     "irregular_thickness", "sample_in_bucket", "draw_strokes", "GENERATORS", "DEEPFILL_V2", "AIM_FREE_FORM",
     "AIM_CA", "write_mask_testset", "cached_testset", "MaskCollection", "MaskTestSet", "load_liu_irregular_masks",
-    "LIU_POLARITIES", "PNG_CONVENTION", "MANIFEST_FORMAT",
+    "LIU_POLARITIES", "PNG_CONVENTION", "MANIFEST_FORMAT", "nvidia_testset", "nvidia_testset_names",
+    "NVIDIA_TESTSET_COUNT", "NVIDIA_TESTSET_PER_BUCKET", "NVIDIA_TESTSET_FOLDERS",
 ]

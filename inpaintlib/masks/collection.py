@@ -1,5 +1,6 @@
-"""Masks on disk as a dataset: :class:`MaskCollection` (hole ratios, buckets, lazy decoding) and the loader of
-Liu et al.'s irregular mask test set (:func:`load_liu_irregular_masks`).
+"""Masks on disk as a dataset: :class:`MaskCollection` (hole ratios, buckets, lazy decoding) and the loaders of
+Liu et al.'s irregular mask test set: :func:`nvidia_testset` (the release as NVIDIA ships it, buckets from the file
+order) and :func:`load_liu_irregular_masks` (any folder of such masks, buckets from the measured hole ratios).
 
 Every mask of a collection must have the same size. A folder holding one mask of another size (EdgeConnect's
 Places2 examples have one 600 x 512 mask among 256 x 256 ones) is refused by file name, unless ``size=`` is given:
@@ -18,7 +19,8 @@ import torch
 from .._validate import check_valid
 from ..buckets import BUCKETS, bucket_label, bucket_labels, bucket_of, check_closed
 
-__all__ = ["MaskCollection", "LIU_POLARITIES", "load_liu_irregular_masks"]
+__all__ = ["MaskCollection", "LIU_POLARITIES", "load_liu_irregular_masks", "nvidia_testset", "NVIDIA_TESTSET_COUNT",
+           "NVIDIA_TESTSET_PER_BUCKET", "NVIDIA_TESTSET_FOLDERS", "nvidia_testset_names"]
 
 LIU_POLARITIES = ("white_is_hole", "white_is_valid")
 
@@ -169,3 +171,66 @@ def load_liu_irregular_masks(folder: str | os.PathLike, polarity: str, size: int
                 f"{outside:.0%} fall outside every bucket {bucket_labels(buckets, closed)}; "
                 f"the polarity is probably wrong: flip it (polarity={other!r}), or pass check_polarity=False")
     return coll
+
+
+#: NVIDIA's irregular mask test set (Liu et al., ECCV 2018): 12,000 PNGs, 2,000 per hole-ratio bucket of
+#: :data:`~inpaintlib.buckets.BUCKETS` in file order (00000-01999 = (0.01,0.1], ..., 10000-11999 = (0.5,0.6]).
+NVIDIA_TESTSET_COUNT = 12000
+NVIDIA_TESTSET_PER_BUCKET = 2000
+#: Where the set may sit under the folder given to :func:`nvidia_testset`: the release's ``test_mask.zip``
+#: extracts to ``mask/testing_mask_dataset/``.
+NVIDIA_TESTSET_FOLDERS = ("mask/testing_mask_dataset", "testing_mask_dataset", ".")
+NVIDIA_TESTSET_SOURCE = ("NVIDIA's irregular mask test set (test_mask.zip, "
+                         "https://nv-adlr.github.io/publication/partialconv-inpainting), extracted as shipped")
+
+
+def nvidia_testset_names() -> list[str]:
+    """The file names of the release in order: ``00000.png`` ... ``11999.png``."""
+    return [f"{i:05d}.png" for i in range(NVIDIA_TESTSET_COUNT)]
+
+
+def _find_nvidia_folder(root: Path) -> Path | None:
+    cands = [root / f for f in NVIDIA_TESTSET_FOLDERS] + sorted(root.glob("*/mask/testing_mask_dataset"))
+    for d in cands:  # the first that holds a file named like the release's (five digits, .png)
+        if d.is_dir() and any(p.suffix == ".png" and p.stem.isdigit() and len(p.stem) == 5 for p in d.iterdir()):
+            return d
+    return None
+
+
+def nvidia_testset(root: str | os.PathLike, size: int | None = None, *, allow_count_mismatch: bool = False,
+                   measure: bool = True) -> MaskCollection:
+    """NVIDIA's irregular mask test set (Liu et al., ECCV 2018) as the release ships it, in the library's convention.
+
+    ``root`` is the folder ``test_mask.zip`` was extracted into (``root/mask/testing_mask_dataset/00000.png`` ...
+    ``11999.png``), or ``mask/`` or ``testing_mask_dataset/`` itself. In those PNGs **white (255) marks the hole**;
+    the masks come back as valid maps (**1 = known, 0 = hole**, re-binarised at 127) and, with ``size``, resized to
+    ``size x size`` with nearest neighbour. Bucket ids come from the file order: file ``k`` is in bucket
+    ``k // 2000`` of :data:`~inpaintlib.buckets.BUCKETS` (``(lo, hi]``). All 12,000 files must be there; a missing
+    one raises ``FileNotFoundError`` naming the first few and how many, unless ``allow_count_mismatch`` (then the
+    files that are there are read, each keeping the bucket of its number). ``measure`` computes every mask's hole
+    ratio once (decoding each file; ``hole_ratios`` is NaN without it). Masks are decoded lazily.
+    """
+    from ..buckets import BUCKETS
+
+    root = Path(root)
+    folder = _find_nvidia_folder(root) if root.is_dir() else None
+    if folder is None:
+        raise FileNotFoundError(f"no NVIDIA irregular mask test set under {root} (looked for "
+                                f"{', '.join(f + '/00000.png' for f in NVIDIA_TESTSET_FOLDERS)}); get "
+                                f"{NVIDIA_TESTSET_SOURCE}")
+    present = {p.name for p in folder.iterdir()}
+    files, bucket_ids, missing = [], [], []
+    for i, name in enumerate(nvidia_testset_names()):
+        if name in present:
+            files.append(folder / name)
+            bucket_ids.append(i // NVIDIA_TESTSET_PER_BUCKET)
+        else:
+            missing.append(name)
+    if not files or (missing and not allow_count_mismatch):
+        more = f" and {len(missing) - 5:,} more" if len(missing) > 5 else ""
+        hint = "" if not files else "; pass allow_count_mismatch=True to read the ones that are there"
+        raise FileNotFoundError(
+            f"{folder}: {len(missing):,} of the {NVIDIA_TESTSET_COUNT:,} masks of NVIDIA's irregular mask test set are "
+            f"missing: {', '.join(missing[:5])}{more}. Get {NVIDIA_TESTSET_SOURCE}{hint}")
+    ratios = None if measure else [float("nan")] * len(files)
+    return MaskCollection(files, _liu_loader("white_is_hole"), ratios, BUCKETS, "right", bucket_ids, size=size)

@@ -66,6 +66,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=None, metavar="T",
                     help="CPU threads of each notebook's kernel (OMP_NUM_THREADS, MKL_NUM_THREADS; default: at "
                     "ci scale 1, so the numbers do not depend on the machine's core count; else torch's default)")
+    ap.add_argument("--smoke", action="store_true",
+                    help="a dry run before a long run: every selected notebook once with a few steps per training, one "
+                    "test photograph and one mask per bucket (inpaintlib.chapter.SMOKE), on the given data and device; "
+                    "outputs under _build/smoke/ (never over a real run), no book; ends with the bill: steps of the "
+                    "paper's schedule, measured seconds per step, peak memory and the projected wall time")
     ap.add_argument("--no-build", action="store_true", help="run the notebooks and write the report, skip the book")
     ap.add_argument("--force", action="store_true", help="run the selected notebooks even when cached")
     ap.add_argument("--kernel", default="python3", help="Jupyter kernel name (default: python3; installed into "
@@ -123,9 +128,10 @@ def _entry(root: Path, run: Run, scale: str, commit: str, key: dict) -> dict:
 
 
 def _run_one(root: str, doc: str, parameters: dict, kernel: str, timeout: float | None, progress: bool,
-             env: dict) -> Run:
+             env: dict, output: str | None = None) -> Run:
     """:func:`run_notebook` in a worker process (its environment changes stay there)."""
-    return run_notebook(Path(root), doc, parameters, kernel, timeout, progress, env=env)
+    return run_notebook(Path(root), doc, parameters, kernel, timeout, progress, env=env,
+                        output=None if output is None else Path(output))
 
 
 def lanes_of(selected: list[Notebook]) -> tuple[list[list[Notebook]], list[Notebook]]:
@@ -140,18 +146,23 @@ def lanes_of(selected: list[Notebook]) -> tuple[list[list[Notebook]], list[Noteb
 
 
 def _run_selected(root: Path, args: argparse.Namespace, notebooks: list[Notebook], selected: list[Notebook],
-                  parameters: dict, state: dict) -> Run | None:
+                  parameters: dict, state: dict, smoke_dir: Path | None = None) -> Run | None:
     """Run every selected notebook that is not cached, saving the state after each; stop at the first failure
     and return its run (None when all succeeded).
 
     With ``--jobs 1`` (or one chapter) the notebooks run one after another in book order, in this process. With
     more, each chapter's notebooks run in order in a worker process, ``jobs`` chapters side by side (the chapters that read
     other chapters' results, :data:`READS_OTHER_CHAPTERS`, after all of them); a failure lets the running notebooks
-    finish and starts no new one. ``--threads`` sets the kernels' ``OMP_NUM_THREADS``/``MKL_NUM_THREADS``."""
+    finish and starts no new one. ``--threads`` sets the kernels' ``OMP_NUM_THREADS``/``MKL_NUM_THREADS``.
+
+    With ``smoke_dir`` (a ``--smoke`` run) every selected notebook runs (nothing is cached), its executed copy and
+    its artifacts go under ``smoke_dir``, and the book's state is left as it was."""
     progress = args.progress if args.progress is not None else (sys.stderr.isatty() and not os.environ.get("CI"))
     env = {"INPAINTLIB_ROOT": str(root)} if root != DEFAULT_ROOT and "INPAINTLIB_ROOT" not in os.environ else {}
     if args.threads:
         env.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    if smoke_dir is not None and "INPAINTLIB_ARTIFACTS" not in os.environ:
+        env["INPAINTLIB_ARTIFACTS"] = str(smoke_dir / "artifacts")  # never over a real run's checkpoints
     lib = library_hash(root)
     sources = {nb.doc: sha256_file(nb.py(root)) if nb.py(root).is_file() else "" for nb in notebooks}
     lock = threading.Lock()
@@ -171,17 +182,18 @@ def _run_selected(root: Path, args: argparse.Namespace, notebooks: list[Notebook
                 return False
             entry = state["notebooks"].get(nb.doc)
             label = f"[{next(count)}/{len(selected)}] {nb.doc}"
-            if not args.force and is_cached(root, nb, entry, key):
+            if smoke_dir is None and not args.force and is_cached(root, nb, entry, key):
                 print(f"{label}: cached (unchanged since {entry.get('finished')})", flush=True)
                 return True
-            print(f"{label}: running at scale {args.scale} ...", flush=True)
+            print(f"{label}: running at scale {args.scale}{' (smoke)' if smoke_dir else ''} ...", flush=True)
             running.add(nb.doc)
+        output = None if smoke_dir is None else smoke_dir / "executed" / f"{nb.doc}.ipynb"
         try:
             if pool is None:
-                run = run_notebook(root, nb, parameters, args.kernel, args.timeout, progress, env=env)
+                run = run_notebook(root, nb, parameters, args.kernel, args.timeout, progress, env=env, output=output)
             else:
                 run = pool.submit(_run_one, str(root), nb.doc, parameters, args.kernel, args.timeout, False,
-                                  env).result()
+                                  env, None if output is None else str(output)).result()
         except KeyboardInterrupt:
             raise Interrupted(nb.doc) from None
         with lock:
@@ -189,7 +201,8 @@ def _run_selected(root: Path, args: argparse.Namespace, notebooks: list[Notebook
             state["notebooks"][nb.doc] = dict(_entry(root, run, args.scale, state["commit"], key),
                                               threads=args.threads)
             state["generated"] = _now()
-            save_state(root, state)
+            if smoke_dir is None:
+                save_state(root, state)
             if not run.ok:
                 failed.append(run)
                 return False
@@ -234,6 +247,46 @@ def _build(root: Path, notebooks: list[Notebook], state: dict, full: bool) -> in
     return 0
 
 
+def notebook_parameters(args: argparse.Namespace, data_root: str | None) -> dict:
+    """The papermill parameters of every selected notebook: ``scale``, ``seed``, ``data_root``, ``smoke`` when
+    ``--smoke``, and the ``--param`` values; a ``--param`` that is a run knob (``inpaintlib.chapter.KNOBS``, e.g.
+    ``max_steps``) goes into the notebooks' ``knobs`` dict, which their run context reads."""
+    from inpaintlib.chapter.context import KNOBS
+
+    params = dict(args.param)
+    knobs = {k: params.pop(k) for k in list(params) if k in KNOBS}
+    if isinstance(params.get("knobs"), dict):
+        knobs = {**params.pop("knobs"), **knobs}
+    out = {"scale": args.scale, "seed": args.seed, "data_root": data_root, **params}
+    if knobs:
+        out["knobs"] = knobs
+    if args.smoke:
+        out["smoke"] = True
+    return out
+
+
+def _smoke(root: Path, args: argparse.Namespace, notebooks: list[Notebook], selected: list[Notebook],
+           parameters: dict) -> int:
+    """A ``--smoke`` run: every selected notebook once into ``_build/smoke/``, then the bill."""
+    from .bill import bill, write_bill
+
+    smoke_dir = root / "_build" / "smoke"
+    state = {"notebooks": {}, "commit": commit_of(root)}
+    t_start = time.perf_counter()
+    failed = _run_selected(root, args, notebooks, selected, parameters, state, smoke_dir=smoke_dir)
+    print(f"smoke run: {len(state['notebooks'])} notebook(s) in {fmt_wall(time.perf_counter() - t_start)}; executed "
+          f"copies under {smoke_dir.relative_to(root)}/executed")
+    artifacts = Path(os.environ.get("INPAINTLIB_ARTIFACTS") or smoke_dir / "artifacts")
+    chapters = list(dict.fromkeys(nb.chapter for nb in selected))
+    frame = bill(artifacts, args.scale, chapters)
+    path = write_bill(frame, smoke_dir, state, parameters)
+    print(path.read_text())
+    if failed is not None:
+        print(failed.failure.format(), file=sys.stderr)
+        return 1
+    return 0
+
+
 class Interrupted(Exception):
     """Ctrl-C while the notebook ``doc`` was running."""
 
@@ -267,9 +320,11 @@ def _main(argv: list[str] | None) -> int:
         print("note: --scale paper without --data-root: notebooks that need a real dataset will say where "
               "to get it", file=sys.stderr)
     data_root = str(Path(args.data_root).expanduser().resolve()) if args.data_root else None
-    parameters = {"scale": args.scale, "seed": args.seed, "data_root": data_root, **dict(args.param)}
+    parameters = notebook_parameters(args, data_root)
     print(f"kernel {args.kernel!r} -> {interpreter}", flush=True)
 
+    if args.smoke:
+        return _smoke(root, args, notebooks, selected, parameters)
     state = load_state(root)
     moved = migrate_beside_source(root, notebooks, state)
     if moved:

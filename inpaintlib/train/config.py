@@ -17,7 +17,8 @@ _SCHEDULES = ("constant", "plateau", "linear")
 _OPTIMIZERS = ("adam", "adamw")
 AMP_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 #: Fields that may change between a run and its resumption without breaking exactness of the data/updates.
-RESUMABLE_CHANGES = {"steps", "eval_every", "log_every", "ckpt_every", "num_workers", "device", "amp"}
+RESUMABLE_CHANGES = {"steps", "eval_every", "log_every", "ckpt_every", "num_workers", "device", "amp",
+                     "schedule_steps", "schedule_batch"}
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,15 @@ class TrainConfig:
     d_betas: tuple[float, float] | None = None
     d_steps: int = 1  # discriminator updates per generator update
     num_workers: int = 0
+    #: The full schedule when ``steps``/``batch_size`` are a capped dry run of it (``Run.cap``); None = as run.
+    #: Read by the bill of a smoke run (``inpaintlib.reproduce.bill``); they change nothing in training.
+    schedule_steps: int | None = None
+    schedule_batch: int | None = None
 
     def __post_init__(self):
         for name, allow_none in (("steps", False), ("batch_size", False), ("log_every", False), ("d_steps", False),
-                                 ("eval_every", True), ("ckpt_every", True)):
+                                 ("eval_every", True), ("ckpt_every", True),
+                                 ("schedule_steps", True), ("schedule_batch", True)):
             _check_positive_int(self, name, allow_none)
         for name in ("lr", "d_lr"):
             _check_learning_rate(self, name)

@@ -13,6 +13,7 @@ import contextlib
 import json
 import math
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -111,6 +112,7 @@ class _Run:
         self.start, self.elapsed0, self.last_eval_step, self.last_metrics = 0, 0.0, 0, {}
         self.t0 = time.perf_counter()
         self.log = None  # the open metrics.jsonl on rank 0 during the loop
+        self.update_s = 0.0  # seconds spent in optimizer updates since the last "train" record (the bill's)
         self.fingerprint: dict | None = None  # model config, loss, dataset and masks (fingerprint.py)
 
     def elapsed(self) -> float:
@@ -175,11 +177,14 @@ class _Run:
         try:
             for t, images in zip(range(self.start, cfg.steps), loader):
                 images, valid = prepare_batch(images, mask_fn, cfg, t, ctx)
+                t_update = time.perf_counter()
                 with _explained(t + 1, cfg.batch_size // ctx.world):
                     set_learning_rates(parts, cfg, t)
                     for _ in range(cfg.d_steps if parts.disc is not None else 0):
                         discriminator_step(parts, d_loss_fn, d_net, images, valid, cfg.grad_clip)
                     generator_step(parts, loss_fn, net, images, valid, cfg.grad_clip)
+                _synchronize(ctx.device)
+                self.update_s += time.perf_counter() - t_update
                 self.after_update(t + 1, eval_fn, pbar)
             self.finish(eval_fn)
         finally:
@@ -219,7 +224,9 @@ class _Run:
                                      f"step {step}; lower lr, enable grad_clip or check the data")
         if parts.sched is not None and cfg.plateau_metric is None:
             parts.sched.step(means["loss"])
-        rec = {"kind": "train", "step": step, "time": self.elapsed(), "lr": lr}
+        rec = {"kind": "train", "step": step, "time": self.elapsed(), "lr": lr,
+               "update_s": self.update_s / cfg.log_every, **peak_memory(self.ctx.device)}
+        self.update_s = 0.0
         if parts.d_opt is not None:
             rec["d_lr"] = parts.d_opt.param_groups[0]["lr"]
         rec["loss"] = means.pop("loss")
@@ -252,6 +259,26 @@ class _Run:
         meta = {"config": self.model_cfg, "train_config": self.config, "step": step, "metrics": self.last_metrics,
                 "last_eval_step": self.last_eval_step, "elapsed": self.elapsed(), "run": self.fingerprint}
         save_training_state(self.last_path, self.parts, self.ctx, meta, self.checkpoint_meta)
+
+
+def _synchronize(device) -> None:
+    """Wait for the GPU, so that an update's time is its own (a no-op on the CPU)."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def peak_memory(device) -> dict:
+    """On CUDA ``{"peak_cuda_mb"}``, the peak of allocated tensor memory on ``device``
+    (``torch.cuda.max_memory_allocated``); on the CPU ``{"peak_rss_mb"}``, the process's peak resident set
+    (``getrusage``; it includes everything the process ever held, so it bounds training memory from above)."""
+    if torch.device(device).type == "cuda":
+        return {"peak_cuda_mb": torch.cuda.max_memory_allocated(device) / 2**20}
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return {}
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux, bytes on macOS
+    return {"peak_rss_mb": kb / (2**20 if sys.platform == "darwin" else 2**10)}
 
 
 @contextlib.contextmanager

@@ -34,26 +34,22 @@
 scale = "ci"
 seed = 0
 device = "auto"
-data_root = None
-# Smoke-test knobs (the tests run the paper path with them); None = the recipe's value.
-max_steps = None  # cap the run (and log every step)
-batch_size = None  # override the batch
-masks_per_bucket = None  # the test masks per bucket
-test_images = None  # and the number of test photographs scored (and shown)
+data_root = None  # paper scale: the folder holding the paper's datasets, each prepared by data_prep
+smoke = False  # a dry run: every cell once, a few steps, one test photograph and one mask per bucket
+knobs = {}  # overrides: max_steps, batch_size, masks_per_bucket, test_images
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from inpaintlib.chapter import against_mean_fill, chapter_data, completion_grid, learning_summary, predictor
-from inpaintlib.papers.ctxattn import CtxAttnConfig, ctxattn_training, describe, table1_protocol, train_ctxattn
+from inpaintlib.chapter import against_mean_fill, completion_grid, learning_summary, predictor, run_context
+from inpaintlib.papers.ctxattn import describe, train_ctxattn
 from inpaintlib.papers.ctxattn.figures import critic_terms_figure
-from inpaintlib.paths import artifact_dir
 from inpaintlib.record import record
 
-cfg = CtxAttnConfig.for_scale(scale)
-knobs = {k: v for k, v in (("steps", max_steps), ("log_every", max_steps and 1), ("batch_size", batch_size)) if v}
-recipe = ctxattn_training(scale, seed=seed, device=device, **knobs)
+run = run_context("ctxattn", scale, seed=seed, device=device, data_root=data_root, smoke=smoke, **knobs)
+cfg, recipe = run.config, run.cap(run.recipe)
+print(run.describe())
 print(describe(cfg, recipe))
 
 # %% [markdown]
@@ -65,8 +61,7 @@ print(describe(cfg, recipe))
 # DeepFill v1 trained with one box per batch).
 
 # %%
-splits = chapter_data(scale, cfg.image_size, table1_protocol(), data_root=data_root, datasets=recipe.datasets,
-                      seed=seed, mask_label="ctxattn", per_bucket=masks_per_bucket, max_test_images=test_images)
+splits = run.data()
 print("test masks per bucket:", next(iter(splits.values())).mask_set.counts())
 
 # %% [markdown]
@@ -76,8 +71,8 @@ print("test masks per bucket:", next(iter(splits.values())).mask_set.counts())
 # checkpoint (safetensors + a JSON sidecar naming the paper and the config) lands in `artifact_dir("ctxattn", scale)`.
 
 # %%
-runs = {name: train_ctxattn(cfg, recipe, d.train, artifact_dir("ctxattn", scale) / name, eval_images=d.test_images,
-                            eval_masks=d.masks, resume=scale != "ci") for name, d in splits.items()}
+runs = {name: train_ctxattn(cfg, recipe, d.train, run.out(name), eval_images=d.test_images, eval_masks=d.masks,
+                            resume=run.resume) for name, d in splits.items()}
 
 # %% [markdown]
 # ## The loss terms, the critics, and the learning curve
@@ -107,7 +102,7 @@ for name, (model, history) in runs.items():
 
 # %%
 for name, (model, _) in runs.items():
-    images, masks = splits[name].examples(buckets=(0, 1), n=test_images or 4)
+    images, masks = splits[name].examples(buckets=(0, 1), n=run.knob("test_images", 4))
     completion_grid({"CtxAttn": predictor(model)}, images, masks, title=f"{name}, {scale} scale ({cfg.image_size} px)")
     plt.show()
 

@@ -22,22 +22,25 @@
 scale = "ci"
 seed = 0
 device = "auto"
-data_root = None
+data_root = None  # paper scale: the folder holding the paper's datasets, each prepared by data_prep
+smoke = False  # a dry run: every cell once, one test photograph and one mask per bucket
+knobs = {}  # overrides: masks_per_bucket, test_images
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from inpaintlib.chapter import chapter_data, checkpoint_path, evaluate_methods, load_trained, show
+from inpaintlib.chapter import evaluate_methods, run_context, show
 from inpaintlib.masks import center_box_mask, to_tensor
 from inpaintlib.papers.ctxattn import table1_protocol
 from inpaintlib.papers.ctxattn import figures as F
 from inpaintlib.record import record
 
-model = load_trained(checkpoint_path("ctxattn", scale, notebook="03_training"))
+run = run_context("ctxattn", scale, seed=seed, device=device, data_root=data_root, smoke=smoke, **knobs)
+model = run.trained()
 s = model.config.image_size
-d = chapter_data(scale, s, table1_protocol(("psnr",)), mask_label="ctxattn")["sample_scenes"]
-print(f"{scale} scale: CtxAttn trained by 03_training, {s} px")
+d = run.split(protocol=table1_protocol(("psnr",)))
+print(f"{scale} scale: CtxAttn trained by 03_training on {run.dataset}, {s} px")
 
 # %% [markdown]
 # ## Paper Fig. 1: input, coarse result, refined result (and composite, flow)

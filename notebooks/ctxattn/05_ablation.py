@@ -30,27 +30,23 @@
 scale = "ci"
 seed = 0
 device = "auto"
-data_root = None
-n_seeds = None  # None: 2 at ci scale, 1 otherwise
-max_steps = None  # None: the recipe's (ci: ablation_recipe's CI_ABLATION_STEPS)
-variants = None  # None: every row of ABLATIONS
+data_root = None  # paper scale: the folder holding the paper's datasets, each prepared by data_prep
+smoke = False  # a dry run: every cell once, a few steps, one test photograph and one mask per bucket
+knobs = {}  # overrides: max_steps, batch_size, masks_per_bucket, test_images, n_seeds, variants
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import Markdown, display
 
-from inpaintlib.chapter import chapter_data, delta_bars, run_variants, show
-from inpaintlib.papers.ctxattn import (ABLATIONS, CtxAttnConfig, ablation_recipe, ablation_variants, ablation_verdict,
-                                       ctxattn_training, describe, table1_protocol)
-from inpaintlib.paths import artifact_dir
+from inpaintlib.chapter import delta_bars, run_context, run_variants, show
+from inpaintlib.papers.ctxattn import ABLATIONS, ablation_recipe, ablation_variants, ablation_verdict, describe
 from inpaintlib.record import record
 
-n_seeds = n_seeds or (2 if scale == "ci" else 1)
-names = list(variants or ABLATIONS)
+run = run_context("ctxattn", scale, seed=seed, device=device, data_root=data_root, smoke=smoke, **knobs)
 full_name = next(iter(ABLATIONS))
-cfg, base = CtxAttnConfig.for_scale(scale), ablation_recipe(scale, max_steps, device)
-full = ctxattn_training(scale).train
+n_seeds, names, full = run.n_seeds, run.variants(keep=(full_name,)), run.recipe.train
+cfg, base = run.config, run.cap(ablation_recipe(scale, device=device))
+print(run.describe())
 print(f"{scale} scale: {len(names)} variants x {n_seeds} seed(s), {base.train.steps} steps of batch "
       f"{base.train.batch_size} each, critics {'on' if base.adversarial else 'OFF'} "
       f"(03_training: {full.steps} steps of batch {full.batch_size}, critics on)")
@@ -68,10 +64,8 @@ print(describe(cfg, base))
 # test masks; scored on the composite over the whole image.
 
 # %%
-d = next(iter(chapter_data(scale, cfg.image_size, table1_protocol(), data_root=data_root, datasets=base.datasets,
-                           seed=seed, mask_label="ctxattn").values()))
-fits = ablation_variants(cfg, base, d.train, artifact_dir("ctxattn", scale) / "ablation", resume=scale != "ci",
-                         names=names)
+d = run.split()
+fits = ablation_variants(cfg, base, d.train, run.out("ablation"), resume=run.resume, names=names)
 runs = run_variants(fits, range(seed, seed + n_seeds), d.test_images, d.masks, d.protocol)
 
 # %% [markdown]

@@ -26,26 +26,23 @@
 scale = "ci"
 seed = 0
 device = "auto"
-data_root = None
-masks_per_bucket = None  # smoke-test knobs: test masks per bucket
-test_images = None  # and test photographs scored (and shown in Fig. 3's layout)
+data_root = None  # paper scale: the folder holding the paper's datasets, each prepared by data_prep
+smoke = False  # a dry run: every cell once, one test photograph and one mask per bucket
+knobs = {}  # overrides: masks_per_bucket, test_images
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from inpaintlib import viz
-from inpaintlib.chapter import chapter_data, completion_grid, demo_against_ci, evaluate_methods, show
-from inpaintlib.papers.ctxattn import CtxAttnConfig, ctxattn_training, table1_checks, table1_protocol
+from inpaintlib.chapter import completion_grid, demo_against_ci, evaluate_methods, run_context, show
+from inpaintlib.papers.ctxattn import table1_checks, table1_protocol
 from inpaintlib.papers.ctxattn.evaluation import methods_for, table1_frames
 from inpaintlib.record import record
 
-size = CtxAttnConfig.for_scale(scale).image_size
-proto = table1_protocol()
-smoke = dict(data_root=data_root, per_bucket=masks_per_bucket, max_test_images=test_images)
-# paper scale with data_root: Places2, the run 03_training wrote; otherwise the sample scenes
-name, d = next(iter(chapter_data(scale, size, proto, datasets=ctxattn_training(scale).datasets, mask_label="ctxattn",
-                                 **smoke).items()))
+run = run_context("ctxattn", scale, seed=seed, device=device, data_root=data_root, smoke=smoke, **knobs)
+size, proto, name = run.size, table1_protocol(), run.dataset  # Places2 at paper scale, else the sample scenes
+d = run.split(protocol=proto)
 ours, methods = methods_for(scale, name)
 print(f"{scale} scale, {name}, {size} px: {len(d.test_images)} test images, {len(d.masks)} masks; methods (all at {scale} "
       f"scale; MSFEF: its shipped checkpoint): {list(methods)}")
@@ -95,9 +92,9 @@ completion_grid(methods, images, masks, title=f"{scale} scale ({size} px)");
 # inpainting out at 512 px: it solves a linear system over every hole pixel; its cost there was not measured).
 
 # %%
-if scale == "paper":
-    big = chapter_data(scale, 512, proto, datasets=[name], mask_label="ctxattn-512", **smoke)
-    im, mk = big[name].examples(buckets=(0, 1), n=min(4, 2 * len(big[name].test_images)))
+if run.full_scale:
+    big = run.split(protocol=proto, size=512, mask_label="ctxattn-512")
+    im, mk = big.examples(buckets=(0, 1), n=min(4, 2 * len(big.test_images)))
     completion_grid({k: methods[k] for k in (ours, "mean fill")}, im, mk, title=f"Fig. 3 layout, {name}, 512 px")
     plt.show()
     record("ctxattn_fig3_size", int(im.shape[-1]))

@@ -22,19 +22,22 @@
 # %% tags=["parameters"]
 scale = "ci"
 seed = 0
+device = "auto"
+data_root = None  # paper scale: the folder holding the paper's datasets, each prepared by data_prep
+smoke = False  # a dry run: every cell once, one test photograph and one mask per bucket
+knobs = {}  # overrides: datasets
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from inpaintlib.chapter import show
-from inpaintlib.data import SampleScenes
-from inpaintlib.papers.deepgin import DeepGINConfig
+from inpaintlib.chapter import run_context, show
 from inpaintlib.papers.deepgin import figures as F
 from inpaintlib.record import record
 
-size = 2 * DeepGINConfig.for_scale(scale).image_size if scale == "ci" else 256
+run = run_context("deepgin", scale, seed=seed, device=device, data_root=data_root, smoke=smoke, **knobs)
+size = min(256, 2 * run.size)  # twice the network's size, at most the paper's crop
 rng = np.random.default_rng(seed)
 print(f"{scale} scale: masks drawn at {size} px")
 
@@ -66,7 +69,7 @@ display(Markdown(
 # the same expected mix (`inpaintlib.papers.deepgin.recipe`).
 
 # %%
-photo = SampleScenes("train", 2 * size)[0]
+photo = run.photos("train", 2 * size)[0]
 fig, hr = F.batch_formation_figure(photo, rng, size)
 plt.show()
 
@@ -78,7 +81,7 @@ plt.show()
 # at twice the network's size, factor 2.
 
 # %%
-test = SampleScenes("test", size)[0][None]
+test = run.photos("test", size)[0][None]
 fig, err = F.split_figure(test, 2)
 plt.show()
 record("deepgin_split_roundtrip_max_abs", err)

@@ -34,32 +34,22 @@
 scale = "ci"
 seed = 0
 device = "auto"
-data_root = None
-# Smoke-test knobs (the tests run the paper path with them); None = the recipe's value.
-max_steps = None  # cap the adversarial stage (and log every step)
-warmup_steps = None  # cap the warm-up
-batch_size = None  # override the batch
-masks_per_bucket = None  # the test masks per bucket
-test_images = None  # the number of test photographs scored (and shown)
-vgg_backbone = None  # "random" where ImageNet weights cannot be fetched
+data_root = None  # paper scale: the folder holding the paper's datasets, each prepared by data_prep
+smoke = False  # a dry run: every cell once, a few steps, one test photograph and one mask per bucket
+knobs = {}  # overrides: max_steps, warmup_steps, batch_size, masks_per_bucket, test_images, vgg_backbone
 
 # %% tags=["hide-input"]
-import dataclasses
-
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from inpaintlib.chapter import against_mean_fill, chapter_data, completion_grid, learning_summary, predictor, show
-from inpaintlib.papers.deepgin import DeepGINConfig, deepgin_training, describe, protocol, train_deepgin
+from inpaintlib.chapter import against_mean_fill, completion_grid, learning_summary, predictor, run_context
+from inpaintlib.papers.deepgin import describe, train_deepgin
 from inpaintlib.papers.deepgin.recipe import adversarial_share, joined_history
-from inpaintlib.paths import artifact_dir
 from inpaintlib.record import record
 
-cfg = DeepGINConfig.for_scale(scale)
-knobs = {k: v for k, v in (("steps", max_steps), ("log_every", max_steps and 1), ("batch_size", batch_size)) if v}
-recipe = deepgin_training(scale, seed=seed, device=device, **knobs)
-recipe = dataclasses.replace(recipe, warmup_steps=warmup_steps or recipe.warmup_steps,
-                             vgg_backbone=vgg_backbone or recipe.vgg_backbone)
+run = run_context("deepgin", scale, seed=seed, device=device, data_root=data_root, smoke=smoke, **knobs)
+cfg, recipe = run.config, run.cap(run.recipe)
+print(run.describe())
 print(describe(cfg, recipe))
 
 # %% [markdown]
@@ -71,8 +61,7 @@ print(describe(cfg, recipe))
 # filling is bucket by bucket (the paper reports no buckets; our choice).
 
 # %%
-splits = chapter_data(scale, cfg.image_size, protocol(), data_root=data_root, datasets=recipe.datasets, seed=seed,
-                      mask_label="deepgin", per_bucket=masks_per_bucket, max_test_images=test_images)
+splits = run.data()
 print("test masks per bucket:", next(iter(splits.values())).mask_set.counts())
 
 # %% [markdown]
@@ -82,8 +71,8 @@ print("test masks per bucket:", next(iter(splits.values())).mask_set.counts())
 # Test PSNR and SSIM of the composite (whole image, mean over every test pair) are logged at each evaluation.
 
 # %%
-runs = {name: train_deepgin(cfg, recipe, d.train, artifact_dir("deepgin", scale) / name, eval_images=d.test_images,
-                            eval_masks=d.masks, resume=scale != "ci") for name, d in splits.items()}
+runs = {name: train_deepgin(cfg, recipe, d.train, run.out(name), eval_images=d.test_images, eval_masks=d.masks,
+                            resume=run.resume) for name, d in splits.items()}
 
 # %% [markdown]
 # ## Every loss term, and the test PSNR across both stages
@@ -131,7 +120,7 @@ for name, r in runs.items():
 
 # %%
 for name, r in runs.items():
-    images, masks = splits[name].examples(buckets=(0, 2, 3, 5), n=test_images or 4)
+    images, masks = splits[name].examples(buckets=(0, 2, 3, 5), n=run.knob("test_images", 4))
     completion_grid({"warm-up": predictor(r["warmup"][0]), "DeepGIN": predictor(r["main"][0])}, images, masks,
                     title=f"{name}, {scale} scale ({cfg.image_size} px)")
     plt.show()

@@ -20,6 +20,10 @@
 # %% tags=["parameters"]
 scale = "ci"
 seed = 0
+device = "auto"
+data_root = None  # paper scale: the folder holding the paper's datasets, each prepared by data_prep
+smoke = False  # a dry run: every cell once, one test photograph and one mask per bucket
+knobs = {}  # overrides: masks_per_bucket, test_images, datasets
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
@@ -27,20 +31,20 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from inpaintlib.chapter import checkpoint_path, completion_grid, load_trained, predictor, show
-from inpaintlib.data import SampleScenes
+from inpaintlib.chapter import completion_grid, predictor, run_context, show
 from inpaintlib.masks import aim_box_mask, aim_free_form_mask, cellular_automaton_mask, to_tensor
 from inpaintlib.papers.deepgin import figures as F
 from inpaintlib.record import record
 
-model = load_trained(checkpoint_path("deepgin", scale, notebook="03_training"))
+run = run_context("deepgin", scale, seed=seed, device=device, data_root=data_root, smoke=smoke, **knobs)
+model = run.trained()
 s = model.config.image_size
 rng = np.random.default_rng(seed)
-test = SampleScenes("test", s)
+test = run.photos("test", s)
 types = {"rectangle": aim_box_mask, "cellular automaton": cellular_automaton_mask, "free-form": aim_free_form_mask}
 images = torch.stack([test[i % len(test)] for i in range(len(types))])
 masks = to_tensor([g(s, s, rng) for g in types.values()])
-print(f"{scale} scale: DeepGIN from {checkpoint_path('deepgin', scale, notebook='03_training')}, {s} px")
+print(f"{scale} scale: DeepGIN from {run.checkpoint()}, {s} px, test photographs of {run.dataset}")
 
 # %% [markdown]
 # ## Paper Fig. 1: one image per mask type, completed

@@ -25,25 +25,26 @@
 scale = "ci"
 seed = 0
 device = "auto"
-n_seeds = None  # None: 2 at ci scale, 1 otherwise
-variants = None  # None: all seven Table 1 rows; or a list of Table 1 names
+data_root = None  # paper scale: the folder holding the paper's datasets, each prepared by data_prep
+smoke = False  # a dry run: every cell once, a few steps, one test photograph and one mask per bucket
+knobs = {}  # overrides: max_steps, warmup_steps, batch_size, masks_per_bucket, test_images, n_seeds, variants,
+#             vgg_backbone
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from inpaintlib.chapter import beside_paper, chapter_data, compare_to_paper, delta_bars, run_variants, show
-from inpaintlib.papers.deepgin import TABLE1_VARIANTS, DeepGINConfig, describe, protocol
-from inpaintlib.papers.deepgin import checks
-from inpaintlib.papers.deepgin.ablation import (CI_VARIANTS, METRIC_NAMES, ablation_recipe, ablation_variants,
-                                                paper_table1)
-from inpaintlib.paths import artifact_dir
+from inpaintlib.chapter import beside_paper, compare_to_paper, delta_bars, run_context, run_variants, show
+from inpaintlib.papers.deepgin import checks, describe
+from inpaintlib.papers.deepgin.ablation import METRIC_NAMES, ablation_recipe, ablation_variants, paper_table1
 from inpaintlib.record import record
 
-n_seeds = n_seeds or (2 if scale == "ci" else 1)
-variants = list(variants or (CI_VARIANTS if scale == "ci" else TABLE1_VARIANTS))
-cfg = DeepGINConfig.for_scale(scale)
+run = run_context("deepgin", scale, seed=seed, device=device, data_root=data_root, smoke=smoke, **knobs)
+cfg, n_seeds = run.config, run.n_seeds
+variants = run.variants(keep=("SPDResBlk-MSSA-BP",))
 recipe, adversarial = ablation_recipe(scale, device)
+recipe = run.cap(recipe)
+print(run.describe())
 print(f"{scale} scale: {len(variants)} of the 7 variants x {n_seeds} seed(s); "
       + (f"warm-up stage only (L1), {recipe.warmup_steps} steps of batch {recipe.train.batch_size} each (changed for "
          "the ablation)" if not adversarial else "both stages"))
@@ -73,9 +74,8 @@ display(Markdown(
 # ## Training every variant
 
 # %%
-d = next(iter(chapter_data(scale, cfg.image_size, protocol(), seed=seed, mask_label="deepgin").values()))
-fits = ablation_variants(cfg, recipe, adversarial, d.train, artifact_dir("deepgin", scale) / "ablation", variants,
-                         resume=scale != "ci")
+d = run.split()
+fits = ablation_variants(cfg, recipe, adversarial, d.train, run.out("ablation"), variants, resume=run.resume)
 runs = run_variants(fits, range(seed, seed + n_seeds), d.test_images, d.masks, d.protocol)
 
 # %% [markdown]

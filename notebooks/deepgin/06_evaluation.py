@@ -22,6 +22,10 @@
 # %% tags=["parameters"]
 scale = "ci"
 seed = 0
+device = "auto"
+data_root = None  # paper scale: the folder holding the paper's datasets, each prepared by data_prep
+smoke = False  # a dry run: every cell once, one test photograph and one mask per bucket
+knobs = {}  # overrides: masks_per_bucket, test_images, datasets
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
@@ -30,16 +34,16 @@ import torch
 from IPython.display import Markdown, display
 
 from inpaintlib import viz
-from inpaintlib.chapter import (chapter_data, checkpoint_path, completion_grid, demo_against_ci, evaluate_methods,
-                                load_trained, predictor, shipped_checkpoints, show)
-from inpaintlib.data import SampleScenes
-from inpaintlib.papers.deepgin import PAPER_TABLE2, PAPER_TABLE2_COLUMNS, checks, protocol
+from inpaintlib.chapter import (completion_grid, demo_against_ci, evaluate_methods, load_trained, predictor,
+                                run_context, shipped_checkpoints, show)
+from inpaintlib.papers.deepgin import PAPER_TABLE2, PAPER_TABLE2_COLUMNS, checks
 from inpaintlib.papers.deepgin.evaluation import claims_text, methods_for, table2_layout
 from inpaintlib.record import record
 
-model = load_trained(checkpoint_path("deepgin", scale, notebook="03_training"))
+run = run_context("deepgin", scale, seed=seed, device=device, data_root=data_root, smoke=smoke, **knobs)
+model = run.trained()
 size = model.config.image_size
-d = chapter_data(scale, size, protocol(), mask_label="deepgin")["sample_scenes"]
+d = run.split()
 extra = {"MSFEF (ci, shipped)": predictor(load_trained(p)) for p in shipped_checkpoints("msfef", "ci")}
 methods, os_methods = methods_for(model, scale, size, extra)
 ours, ens = list(methods)[:2]
@@ -76,11 +80,13 @@ display(Markdown(
 # split into 64 px sub-images (the ensemble runs inside each sub-image); the baselines directly at 128 px.
 
 # %%
-os_test = SampleScenes("test", 2 * size)
-os_images = torch.stack([os_test[i] for i in range(len(os_test))])
-t2 = table2_layout({"256 (ci: 64 px)": (d.test_images, methods), "OS (ci: 128 px, split)": (os_images, os_methods)},
-                   d.protocol, seed)
-show(t2, f"Our Table 2, sample scenes, {scale} scale (composite, whole image)", digits=3)
+for name in run.datasets_for("Table 2"):  # FFHQ and Oxford Buildings at paper scale, the sample scenes otherwise
+    t2_images = run.split(name).test_images
+    os_test = run.photos("test", 2 * size, name)
+    os_images = torch.stack([os_test[i] for i in range(len(t2_images))])
+    t2 = table2_layout({f"{size} px": (t2_images, methods), f"OS ({2 * size} px, split)": (os_images, os_methods)},
+                       d.protocol, seed)
+    show(t2, f"Our Table 2, {name}, {scale} scale (composite, whole image)", digits=3)
 paper = pd.concat({f"{ds}, {m}": pd.DataFrame(v, index=PAPER_TABLE2_COLUMNS).T for (ds, m), v in PAPER_TABLE2.items()})
 show(paper, "Paper Table 2 as printed (FFHQ / Oxford, fully trained; for reference only)", digits=3)
 os_gain = t2.xs(ens, level="method")["PSNR"] - t2.xs(ours, level="method")["PSNR"]

@@ -25,7 +25,8 @@
 scale = "ci"      # "ci", "demo" or "paper"
 seed = 0
 device = "auto"   # unused here: masks are drawn with numpy
-data_root = None  # a folder with the irregular-mask test set of Liu et al. (optional)
+data_root = None  # a folder holding Liu et al.'s irregular-mask test set in irregular_masks/ (optional)
+smoke = False  # a dry run: every cell once, one test mask per bucket
 liu_polarity = "white_is_hole"  # how that folder's PNGs encode holes (check one file before you trust it)
 
 # %% tags=["hide-input"]
@@ -38,14 +39,12 @@ from inpaintlib import foundations as F
 from inpaintlib import masks as M
 from inpaintlib.papers.deepgin import deepgin_masks
 from inpaintlib.papers.msfef.masks import msfef_multi_rectangle_mask, msfef_rectangle_mask
-from inpaintlib.paths import check_scale
 from inpaintlib.record import record
 from inpaintlib.viz import compact_table, mask_gallery, mask_strip
 
-check_scale(scale)
 # gallery/histogram mask size, masks per generator for the histograms; the fixed test set: side, masks per bucket
-size, n_samples, side, per_bucket = {"ci": (128, 300, 64, 20), "demo": (256, 2000, 256, 100),
-                                     "paper": (256, 5000, 512, 1000)}[scale]
+S = F.settings("masks", scale, smoke)
+size, n_samples, side, per_bucket = S.size, S.n_samples, S.side, S.per_bucket
 gens = F.generators({"msfef_rectangle": msfef_rectangle_mask, "msfef_multi_rectangle": msfef_multi_rectangle_mask})
 
 # %% [markdown]
@@ -127,10 +126,12 @@ for name, verdict in F.validation_verdicts(cases, require_known=True).items():
 
 # %% [markdown]
 # ## Your own copy of the irregular-mask test set
-# With `data_root` pointing at the folder of Liu et al.'s test masks, `load_liu_irregular_masks` reads them,
+# With Liu et al.'s test masks extracted into `irregular_masks/` under `data_root` (as the archive ships them),
+# `load_liu_irregular_masks` reads them,
 # resizes them with nearest neighbour, and checks the declared polarity against the hole ratios the set is known to
 # have (0.01 to 0.6): a folder read with the wrong polarity is refused with a message that says to flip it.
 
 # %%
-print(M.load_liu_irregular_masks(data_root, polarity=liu_polarity, size=side) if data_root is not None
-      else "data_root is None: the real irregular-mask test set is not used in this run.")
+liu = F.liu_mask_folder(data_root)
+print(M.load_liu_irregular_masks(liu, polarity=liu_polarity, size=side, limit=6 * per_bucket if smoke else None)
+      if liu is not None else "no irregular_masks/ under data_root: the real irregular-mask test set is not used here.")

@@ -21,7 +21,8 @@
 scale = "ci"
 seed = 0
 device = "auto"
-data_root = None
+data_root = None  # unused here: the test photographs are the sample scenes at every scale
+smoke = False
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
@@ -34,12 +35,10 @@ from inpaintlib import masks as M
 from inpaintlib import metrics as Q
 from inpaintlib.classical import biharmonic, mean_fill
 from inpaintlib.data import SampleScenes
-from inpaintlib.paths import check_scale
 from inpaintlib.record import record
 from inpaintlib.viz import compact_table, inpaint_grid
 
-check_scale(scale)
-size, bucket = {"ci": 96, "demo": 256, "paper": 256}[scale], 2  # holes in the bucket (0.2, 0.3]
+size, bucket = F.settings("metrics", scale, smoke).size, 2  # holes in the bucket (0.2, 0.3]
 test = SampleScenes("test", size=size)
 images = test.images()[: len(test.photo_names)]  # one central crop per test photograph
 rng = np.random.default_rng(seed)

@@ -22,7 +22,8 @@
 scale = "ci"
 seed = 0
 device = "auto"
-data_root = None
+data_root = None  # unused here: the test photographs are the sample scenes at every scale
+smoke = False  # a dry run: every cell once, one test mask per bucket
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
@@ -34,18 +35,18 @@ from inpaintlib import masks as M
 from inpaintlib.classical import exemplar_inpaint
 from inpaintlib.data import SampleScenes
 from inpaintlib.metrics import Protocol, evaluate
-from inpaintlib.paths import artifact_dir, check_scale
+from inpaintlib.paths import artifact_dir
 from inpaintlib.record import record
 from inpaintlib.viz import bucket_bars, compact_table, inpaint_grid
 
-check_scale(scale)
-size, per_bucket = {"ci": (64, 20), "demo": (256, 100), "paper": (512, 1000)}[scale]
+S = F.settings("baselines", scale, smoke)
+size, per_bucket = S.size, S.per_bucket
 images = SampleScenes("test", size=size).images()
 test_masks = M.MaskTestSet(M.cached_testset(size, per_bucket, seed))
 masks, buckets = test_masks.masks(), [test_masks[i][1] for i in range(len(test_masks))]
 protocol = Protocol(metrics=("psnr", "ssim", "l1"))
 patch = 9 if size >= 128 else 5  # Criminisi et al. use 9x9; our choice: 5x5 below 128 px (see below)
-methods = F.classical_methods(patch)
+methods = F.classical_methods(patch, S.exemplar_iters)
 for key, value in {"scale": scale, "test_crops": len(images), "test_masks": len(masks), "crop_size": size}.items():
     record(key, value)
 

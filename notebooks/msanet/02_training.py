@@ -31,25 +31,21 @@
 scale = "ci"
 seed = 0
 device = "auto"
-data_root = None
-max_steps = None  # smoke-test knobs: cap the run,
-batch_size = None  # override the batch,
-masks_per_bucket = None  # the test masks per bucket
-test_images = None  # and the number of test photographs scored
-datasets = None  # paper scale: a subset of the recipe's datasets
+data_root = None  # paper scale: the folder holding the paper's datasets, each prepared by data_prep
+smoke = False  # a dry run: every cell once, a few steps, one test photograph and one mask per bucket
+knobs = {}  # overrides: max_steps, batch_size, masks_per_bucket, test_images, datasets
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from inpaintlib.chapter import against_mean_fill, chapter_data, completion_grid, learning_summary, predictor
-from inpaintlib.papers.msanet import MSANetConfig, describe, msanet_training, protocol, train_msanet
-from inpaintlib.paths import artifact_dir
+from inpaintlib.chapter import against_mean_fill, completion_grid, learning_summary, predictor, run_context
+from inpaintlib.papers.msanet import describe, train_msanet
 from inpaintlib.record import record
 
-cfg = MSANetConfig.for_scale(scale)
-knobs = {k: v for k, v in (("steps", max_steps), ("log_every", max_steps and 1), ("batch_size", batch_size)) if v}
-recipe = msanet_training(scale, seed=seed, device=device, **knobs)
+run = run_context("msanet", scale, seed=seed, device=device, data_root=data_root, smoke=smoke, **knobs)
+cfg, recipe = run.config, run.cap(run.recipe)
+print(run.describe())
 print(describe(cfg, recipe))
 
 # %% [markdown]
@@ -61,8 +57,7 @@ print(describe(cfg, recipe))
 # does not say how it made training masks).
 
 # %%
-splits = chapter_data(scale, cfg.image_size, protocol(), data_root=data_root, datasets=datasets or recipe.datasets,
-                      seed=seed, mask_label="msanet", per_bucket=masks_per_bucket, max_test_images=test_images)
+splits = run.data()
 print("test masks per bucket:", next(iter(splits.values())).mask_set.counts())
 
 # %% [markdown]
@@ -72,8 +67,8 @@ print("test masks per bucket:", next(iter(splits.values())).mask_set.counts())
 # checkpoint (safetensors + a JSON sidecar naming the paper and the config) lands in `artifact_dir("msanet", scale)`.
 
 # %%
-runs = {name: train_msanet(cfg, recipe, d.train, artifact_dir("msanet", scale) / name, eval_images=d.test_images,
-                           eval_masks=d.masks, resume=scale != "ci") for name, d in splits.items()}
+runs = {name: train_msanet(cfg, recipe, d.train, run.out(name), eval_images=d.test_images, eval_masks=d.masks,
+                           resume=run.resume) for name, d in splits.items()}
 
 # %% [markdown]
 # ## Eq. 16's terms and the learning curve

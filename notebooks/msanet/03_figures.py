@@ -20,23 +20,27 @@
 # %% tags=["parameters"]
 scale = "ci"
 seed = 0
+device = "auto"
+data_root = None  # paper scale: the folder holding the paper's datasets, each prepared by data_prep
+smoke = False  # a dry run: every cell once, a few steps, one test photograph and one mask per bucket
+knobs = {}  # overrides: test_images, datasets
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
-from inpaintlib.chapter import checkpoint_path, completion_grid, load_trained, predictor, show
-from inpaintlib.data import SampleScenes
+from inpaintlib.chapter import completion_grid, predictor, run_context, show
 from inpaintlib.masks import center_box_mask, to_tensor
 from inpaintlib.papers.msanet import figures as F
 from inpaintlib.record import record
 
-model = load_trained(checkpoint_path("msanet", scale))
+run = run_context("msanet", scale, seed=seed, device=device, data_root=data_root, smoke=smoke, **knobs)
+model = run.trained()
 s = model.config.image_size
-test = SampleScenes("test", s)
+test = run.split().test_images
 image, valid = test[0][None], to_tensor([center_box_mask(s, s, area=0.15)])
-print(f"{scale} scale: MSA-Net from {checkpoint_path('msanet', scale)}, {s} px")
+print(f"{scale} scale: MSA-Net from {run.checkpoint()}, {s} px, test photographs of {run.dataset}")
 
 # %% [markdown]
 # ## Paper Fig. 3: features of each dilation branch (MSAU 1)

@@ -22,24 +22,26 @@
 scale = "ci"
 seed = 0
 device = "auto"
-n_seeds = None  # None: 2 at ci scale, 1 otherwise
+data_root = None  # paper scale: the folder holding the paper's datasets, each prepared by data_prep
+smoke = False  # a dry run: every cell once, a few steps, one test photograph and one mask per bucket
+knobs = {}  # overrides: max_steps, batch_size, masks_per_bucket, test_images, n_seeds, variants
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from inpaintlib.chapter import beside_paper, chapter_data, compare_to_paper, delta_bars, run_variants, show
-from inpaintlib.papers.msanet import (ABLATION_TABLES, VARIANTS, MSANetConfig, ablation_recipe, ablation_variants,
-                                      checks, describe, msanet_training, protocol)
+from inpaintlib.chapter import beside_paper, compare_to_paper, delta_bars, run_context, run_variants, show
+from inpaintlib.papers.msanet import ABLATION_TABLES, VARIANTS, ablation_recipe, ablation_variants, checks, describe
 from inpaintlib.papers.msanet.ablation import ALL, paper_rows, resolution, table_runs
-from inpaintlib.paths import artifact_dir
 from inpaintlib.record import record
 
-n_seeds = n_seeds or (2 if scale == "ci" else 1)
-cfg, base = MSANetConfig.for_scale(scale), ablation_recipe(scale, device)
-full = msanet_training(scale).train
-print(f"{scale} scale: {len(VARIANTS)} variants x {n_seeds} seed(s), {base.train.steps} steps of batch "
+run = run_context("msanet", scale, seed=seed, device=device, data_root=data_root, smoke=smoke, **knobs)
+cfg, n_seeds, full = run.config, run.n_seeds, run.recipe.train
+base = run.cap(ablation_recipe(scale, device))
+names_run = run.variants(keep=("MUM, no attention", "MSA-Net"))  # Table 4 compares them
+print(run.describe())
+print(f"{scale} scale: {len(names_run)} of {len(VARIANTS)} variants x {n_seeds} seed(s), {base.train.steps} steps of batch "
       f"{base.train.batch_size} each (changed for the ablation; 02_training uses {full.steps} of batch {full.batch_size})")
 print(describe(cfg, base))
 
@@ -63,8 +65,8 @@ display(Markdown(f"{len(rep)} pairs repeat, so: Table 2's rows have neither the 
 # Table 6's buckets; the paper's tables are over the whole test set, so we compare with our mean over every test pair.
 
 # %%
-d = next(iter(chapter_data(scale, cfg.image_size, protocol(), seed=seed, mask_label="msanet").values()))
-fits = ablation_variants(cfg, base, d.train, artifact_dir("msanet", scale) / "ablation", resume=scale != "ci")
+d = run.split()
+fits = ablation_variants(cfg, base, d.train, run.out("ablation"), variants=names_run, resume=run.resume)
 runs = run_variants(fits, range(seed, seed + n_seeds), d.test_images, d.masks, d.protocol)
 
 # %% [markdown]
@@ -76,6 +78,9 @@ runs = run_variants(fits, range(seed, seed + n_seeds), d.test_images, d.masks, d
 verdicts = {}
 for name in ABLATION_TABLES:
     tr, pt = table_runs(runs, name), paper_rows(name)
+    if tr.variant.nunique() < 2:  # a run with fewer variants (the variants knob, a smoke run)
+        display(Markdown(f"{name}: fewer than two of its rows were trained in this run."))
+        continue
     for pname, frame in beside_paper(tr, pt, {"PSNR": "psnr", "SSIM": "ssim"}, [ALL], scale, f"paper {name[6:]}").items():
         show(frame.unstack("source"), f"{name}, {pname} ({scale} scale)")
     verdicts[name] = compare_to_paper(tr, {r: v for r, v in pt["PSNR"].items()}, "psnr", [ALL])
@@ -109,6 +114,6 @@ display(Markdown(
 # standard deviation of these per-seed differences. Below 0: worse than the full model.
 
 # %%
-delta_bars(runs, "MSA-Net", "psnr", [ALL], list(VARIANTS),
+delta_bars(runs, "MSA-Net", "psnr", [ALL], names_run,
            f"PSNR minus MSA-Net, mean ± std over {n_seeds} seed(s), {scale} scale", "PSNR difference (dB)")
 plt.show()

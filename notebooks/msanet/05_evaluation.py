@@ -21,6 +21,10 @@
 # %% tags=["parameters"]
 scale = "ci"
 seed = 0
+device = "auto"
+data_root = None  # paper scale: the folder holding the paper's datasets, each prepared by data_prep
+smoke = False  # a dry run: every cell once, a few steps, one test photograph and one mask per bucket
+knobs = {}  # overrides: masks_per_bucket, test_images, datasets
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
@@ -29,22 +33,22 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from inpaintlib import viz
-from inpaintlib.chapter import (chapter_data, checkpoint_path, completion_grid, demo_against_ci, evaluate_methods,
-                                load_trained, predictor, shipped_checkpoints, show)
+from inpaintlib.chapter import (completion_grid, demo_against_ci, evaluate_methods, load_trained, predictor,
+                                run_context, shipped_checkpoints, show)
 from inpaintlib.classical import biharmonic, mean_fill
 from inpaintlib.masks import box_mask, to_tensor
-from inpaintlib.papers.msanet import PAPER_TABLE6, TABLE6_COLUMNS, MSANetConfig, checks, protocol
+from inpaintlib.papers.msanet import PAPER_TABLE6, TABLE6_COLUMNS, checks, protocol
 from inpaintlib.record import record
 
-size = MSANetConfig.for_scale(scale).image_size
-proto = protocol(("psnr", "ssim"))
-d = chapter_data(scale, size, proto, mask_label="msanet")["sample_scenes"]
+run = run_context("msanet", scale, seed=seed, device=device, data_root=data_root, smoke=smoke, **knobs)
+size, proto = run.size, protocol(("psnr", "ssim"))
+d = run.split(protocol=proto)
 ours = f"MSA-Net ({scale})"
-methods = {ours: predictor(load_trained(checkpoint_path("msanet", scale))), "mean fill": mean_fill,
+methods = {ours: predictor(run.trained()), "mean fill": mean_fill,
            "biharmonic": biharmonic}
 for path in shipped_checkpoints("msfef", "ci"):
     methods["MSFEF (ci, shipped)"] = predictor(load_trained(path))
-print(f"{scale} scale, {size} px: {len(d.test_images)} test images, {len(d.masks)} masks; methods: {list(methods)}")
+print(f"{scale} scale, {run.dataset}, {size} px: {len(d.test_images)} test images, {len(d.masks)} masks; methods: {list(methods)}")
 
 # %% [markdown]
 # ## By hole ratio, and on the "Fixed" 25% box
@@ -62,7 +66,7 @@ cols = list(proto.bucket_labels)
 ours_t = pd.concat({n: pd.concat([t.loc[["psnr", "ssim"], cols], fixed_t[n].loc[["psnr", "ssim"], ["all"]]
                                   .set_axis(["Fixed"], axis=1)], axis=1) for n, t in tables.items()},
                    names=["method", "metric"])
-show(ours_t.swaplevel().sort_index(level=0, sort_remaining=False), f"{scale} scale, sample scenes ({size} px)", digits=3)
+show(ours_t.swaplevel().sort_index(level=0, sort_remaining=False), f"{scale} scale, {run.dataset} ({size} px)", digits=3)
 paper = pd.concat({f"{m} (paper T6, {ds})": pd.DataFrame(v, index=TABLE6_COLUMNS).T for ds, ms in PAPER_TABLE6.items()
                    for m, v in ms.items()}, names=["method", "metric"])
 show(paper.swaplevel().sort_index(level=0, sort_remaining=False),

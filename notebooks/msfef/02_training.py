@@ -24,31 +24,22 @@
 scale = "ci"
 seed = 0
 device = "auto"
-data_root = None
-# Smoke-test knobs (the tests run the paper and demo paths with them); None = the recipe's value.
-max_steps = None  # cap every run
-batch_size = None  # override the batch
-masks_per_bucket = None  # override the number of test masks per bucket
-test_images = None  # and the number of test photographs scored
-vgg_backbone = None  # "random" where ImageNet weights cannot be fetched
-datasets = None  # paper scale: a subset of the recipe's datasets
+data_root = None  # paper scale: the folder holding the paper's datasets, each prepared by data_prep
+smoke = False  # a dry run: every cell once, a few steps, one test photograph and one mask per bucket
+knobs = {}  # overrides: max_steps, batch_size, masks_per_bucket, test_images, datasets, vgg_backbone
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 
 from inpaintlib import viz
-from inpaintlib.chapter import against_mean_fill, chapter_data, completion_grid, learning_summary, predictor
-from inpaintlib.papers.msfef import (MSFEFConfig, build_vgg, describe, mask_fn, notebook_recipe, recipe_for_dataset,
-                                     table1_protocol, train_msfef)
-from inpaintlib.paths import artifact_dir
+from inpaintlib.chapter import against_mean_fill, completion_grid, learning_summary, predictor, run_context
+from inpaintlib.papers.msfef import build_vgg, describe, mask_fn, recipe_for_dataset, table1_protocol, train_msfef
 
-cfg = MSFEFConfig.for_scale(scale)
-recipe = notebook_recipe(scale, seed, device, batch_size, vgg_backbone)
-size = cfg.image_size
+run = run_context("msfef", scale, seed=seed, device=device, data_root=data_root, smoke=smoke, **knobs)
+cfg, recipe, size = run.config, run.recipe, run.size
+print(run.describe())
 print(describe(cfg, recipe))
-if max_steps or batch_size or masks_per_bucket:
-    print(f"smoke test: max_steps={max_steps}, batch_size={batch_size}, masks_per_bucket={masks_per_bucket}")
 
 # %% [markdown]
 # ## Data
@@ -67,9 +58,7 @@ if max_steps or batch_size or masks_per_bucket:
 # larger than 6.25% and be tested far outside what it was trained on.
 
 # %%
-splits = chapter_data(scale, size, table1_protocol(("psnr", "ssim", "mse")), data_root=data_root,
-                      datasets=datasets or recipe.datasets, seed=seed, mask_label="msfef", per_bucket=masks_per_bucket,
-                      max_test_images=test_images)
+splits = run.data(protocol=table1_protocol(("psnr", "ssim", "mse")))
 first = next(iter(splits.values()))
 print("test masks per bucket:", first.mask_set.counts())
 rng = np.random.default_rng(seed)
@@ -87,9 +76,9 @@ viz.mask_strip([mask_fn(recipe)(size, size, rng) for _ in range(8)],
 vgg = build_vgg(recipe, seed=seed)
 runs = {}
 for name, d in splits.items():
-    rec = recipe_for_dataset(recipe, len(d.train), max_steps)
-    runs[name] = train_msfef(cfg, rec, d.train, artifact_dir("msfef", scale) / name, vgg=vgg,
-                             eval_images=d.test_images, eval_masks=d.masks, resume=scale != "ci")
+    rec = run.cap(recipe_for_dataset(recipe, len(d.train)))
+    runs[name] = train_msfef(cfg, rec, d.train, run.out(name), vgg=vgg, eval_images=d.test_images,
+                             eval_masks=d.masks, resume=run.resume)
     print(f"{name}: {runs[name][1].steps_done} steps")
 
 # %% [markdown]
@@ -121,4 +110,4 @@ for name, (model, _) in runs.items():
 # %%
 for name, (model, _) in runs.items():
     res = against_mean_fill("MSFEF", model, splits[name], scale, f"msfef_{name}")
-    res["MSFEF"].per_image.to_csv(artifact_dir("msfef", scale) / name / "test_per_image.csv", index=False)
+    res["MSFEF"].per_image.to_csv(run.out(name, "test_per_image.csv"), index=False)

@@ -22,25 +22,24 @@
 scale = "ci"
 seed = 0
 device = "auto"
-data_root = None
+data_root = None  # paper scale: the folder holding the paper's datasets, each prepared by data_prep
+smoke = False  # a dry run: every cell once, one test photograph and one mask per bucket
+knobs = {}  # overrides: masks_per_bucket, test_images, datasets
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
-from inpaintlib.chapter import chapter_data, checkpoint_path, load_trained, show
-from inpaintlib.papers.msfef import MSFEFConfig, table1_protocol
+from inpaintlib.chapter import run_context, show
 from inpaintlib.papers.msfef import figures as F
 from inpaintlib.record import record
 
 torch.set_grad_enabled(False)  # inspection only
-size = MSFEFConfig.for_scale(scale).image_size
-run = "helen" if scale == "paper" and data_root is not None else "sample_scenes"
-model = load_trained(checkpoint_path("msfef", scale, run))
-d = chapter_data(scale, size, table1_protocol(), data_root=data_root, datasets=("helen",), mask_label="msfef")[run]
+run = run_context("msfef", scale, seed=seed, device=device, data_root=data_root, smoke=smoke, **knobs)
+model, d = run.trained(), run.split()
 images, valid = d.examples(buckets=range(len(d.protocol.buckets)), n=len(d.test_images))
-print(f"{run} model ({scale} scale, {model.num_parameters():,} parameters); {len(images)} test images")
+print(f"{run.dataset} model ({scale} scale, {model.num_parameters():,} parameters); {len(images)} test images")
 
 # %% [markdown]
 # ## The learned fusion weights

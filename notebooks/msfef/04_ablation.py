@@ -22,29 +22,29 @@
 scale = "ci"
 seed = 0
 device = "auto"
-data_root = None
-n_seeds = None  # None: 3 at ci scale, 1 otherwise
-ablation_steps = None  # None: 40 at ci scale (batch 4), the full recipe otherwise
+data_root = None  # paper scale: the folder holding the paper's datasets, each prepared by data_prep
+smoke = False  # a dry run: every cell once, a few steps, one test photograph and one mask per bucket
+knobs = {}  # overrides: max_steps, batch_size, masks_per_bucket, test_images, n_seeds, variants, vgg_backbone
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from inpaintlib.chapter import beside_paper, chapter_data, compare_to_paper, delta_bars, run_variants, show
+from inpaintlib.chapter import beside_paper, compare_to_paper, delta_bars, run_context, run_variants, show
 from inpaintlib.metrics import lpips_available
-from inpaintlib.papers.msfef import (ABLATIONS, PAPER_TABLE1, PAPER_TABLE1_ROWS, MSFEFConfig, ablation_recipe,
-                                     ablation_variants, build_vgg, checks, describe, msfef_training,
-                                     table1_protocol)
+from inpaintlib.papers.msfef import (PAPER_TABLE1, PAPER_TABLE1_ROWS, ablation_recipe, ablation_variants, build_vgg,
+                                     checks, describe, table1_protocol)
 from inpaintlib.papers.msfef.tables import PAPER_TABLE1_METRICS
-from inpaintlib.paths import artifact_dir
 from inpaintlib.record import record
 
-n_seeds = n_seeds or (3 if scale == "ci" else 1)
-cfg = MSFEFConfig.for_scale(scale)
-base = ablation_recipe(scale, ablation_steps, device)
-steps, full = base.train.steps, msfef_training(scale).train
-print(f"{scale} scale: {len(ABLATIONS)} variants x {n_seeds} seed(s), {steps} steps of batch {base.train.batch_size} "
+run = run_context("msfef", scale, seed=seed, device=device, data_root=data_root, smoke=smoke, **knobs)
+cfg, n_seeds, full = run.config, run.n_seeds, run.recipe.train
+names_run = run.variants(keep=("All loss + MSFEF", "All loss + No MSFEF"))
+base = run.cap(ablation_recipe(scale, device=device))
+steps = base.train.steps
+print(run.describe())
+print(f"{scale} scale: {len(names_run)} variants x {n_seeds} seed(s), {steps} steps of batch {base.train.batch_size} "
       f"each (changed for the ablation; 02_training uses {full.steps} steps of batch {full.batch_size})")
 print(describe(cfg, base))
 lpips_ok, lpips_reason = lpips_available()
@@ -59,9 +59,7 @@ print("LPIPS:", "available" if lpips_ok else f"n/a (weights unavailable offline)
 
 # %%
 metrics = ("mse", "ssim", "psnr") + (("lpips",) if lpips_ok else ())
-run = "helen" if scale == "paper" and data_root is not None else "sample_scenes"
-d = chapter_data(scale, cfg.image_size, table1_protocol(metrics), data_root=data_root, datasets=("helen",),
-                 seed=seed, mask_label="msfef")[run]
+d = run.split(protocol=table1_protocol(metrics))
 buckets = d.protocol.bucket_labels
 print(d.protocol.describe())
 
@@ -69,10 +67,10 @@ print(d.protocol.describe())
 # ## Training the variants
 
 # %%
-variants = ablation_variants(cfg, base, d.train, artifact_dir("msfef", scale) / "ablation",
-                             vgg=build_vgg(base, seed=seed), resume=scale != "ci")
+variants = ablation_variants(cfg, base, d.train, run.out("ablation"), vgg=build_vgg(base, seed=seed),
+                             resume=run.resume, variants=names_run)
 runs = run_variants(variants, range(seed, seed + n_seeds), d.test_images, d.masks, d.protocol)
-runs.to_csv(artifact_dir("msfef", scale) / "ablation_runs.csv", index=False)
+runs.to_csv(run.out("ablation_runs.csv"), index=False)
 
 # %% [markdown]
 # ## Table 1: ours beside the paper's
@@ -129,7 +127,7 @@ display(Markdown(t1["text"]))
 # the standard deviation of these per-seed differences. Below 0: worse than the full model.
 
 # %%
-delta_bars(runs, "All loss + MSFEF", "psnr", buckets, PAPER_TABLE1_ROWS,
+delta_bars(runs, "All loss + MSFEF", "psnr", buckets, [r for r in PAPER_TABLE1_ROWS if r in names_run],
            f"PSNR minus All loss + MSFEF, mean ± std over {n_seeds} seed(s), {scale} scale ({steps} steps)",
            "PSNR difference (dB)")
 plt.show()

@@ -22,7 +22,9 @@
 scale = "ci"
 seed = 0
 device = "auto"
-data_root = None
+data_root = None  # paper scale: the folder holding the paper's datasets, each prepared by data_prep
+smoke = False  # a dry run: every cell once, one test photograph and one mask per bucket
+knobs = {}  # overrides: masks_per_bucket, test_images, datasets
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
@@ -30,23 +32,22 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from inpaintlib import viz
-from inpaintlib.chapter import (chapter_data, checkpoint_path, demo_against_ci, evaluate_methods, load_trained,
-                                per_bucket_for, predictor, show)
+from inpaintlib.chapter import demo_against_ci, evaluate_methods, predictor, run_context, show
 from inpaintlib.classical import biharmonic, exemplar_inpaint, mean_fill
 from inpaintlib.masks import irregular_thickness
-from inpaintlib.papers.msfef import PAPER_TABLE1, MSFEFConfig, rectangle_test_masks, table1_protocol
+from inpaintlib.papers.msfef import PAPER_TABLE1, rectangle_test_masks, table1_protocol
 from inpaintlib.record import record
 
-size = MSFEFConfig.for_scale(scale).image_size
-run = "helen" if scale == "paper" and data_root is not None else "sample_scenes"
-model = load_trained(checkpoint_path("msfef", scale, run))
+run = run_context("msfef", scale, seed=seed, device=device, data_root=data_root, smoke=smoke, **knobs)
+size, model = run.size, run.trained()
 proto = table1_protocol(("psnr", "ssim", "mse", "l1"))
-d = chapter_data(scale, size, proto, data_root=data_root, datasets=("helen",), mask_label="msfef")[run]
+d = run.split(protocol=proto)
 patch = max(3, (9 * size // 256) | 1)  # Criminisi's 9x9 at 256 px, scaled with the image, at least 3
 ours = f"MSFEF ({scale} scale)"
 methods = {ours: predictor(model), "mean fill": mean_fill, "biharmonic": biharmonic,
-           "exemplar": lambda image, valid: exemplar_inpaint(image, valid, patch_size=patch, record_every=0).output}
-print(f"{run} model, {scale} scale; exemplar patch {patch}x{patch}; {len(d.test_images)} test images, "
+           "exemplar": lambda image, valid: exemplar_inpaint(image, valid, patch_size=patch, record_every=0,
+                                                                max_iters=run.knob("exemplar_iters")).output}
+print(f"{run.dataset} model, {scale} scale; exemplar patch {patch}x{patch}; {len(d.test_images)} test images, "
       f"{len(d.masks)} masks")
 
 # %% [markdown]
@@ -90,7 +91,7 @@ display(Markdown(f"At {scale} scale, on the irregular test masks, by PSNR: " + "
 # %%
 lo, hi = irregular_thickness(size, size)
 print(f"irregular test masks: stroke thickness {lo}-{hi} px at {size} px")
-rect_masks, rect_ids = rectangle_test_masks(size, per_bucket_for(scale), seed=1)
+rect_masks, rect_ids = rectangle_test_masks(size, run.per_bucket, seed=1)
 rect = {n: r.table for n, r in evaluate_methods(methods, d.test_images, rect_masks, proto, rect_ids).items()}
 show(pd.concat({n: t.loc[["psnr", "ssim"]] for n, t in rect.items()}, names=["method", "metric"])
      .swaplevel().sort_index(level=0, sort_remaining=False), f"{scale} scale, rectangle test masks", digits=3)

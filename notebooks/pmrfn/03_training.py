@@ -30,29 +30,24 @@
 scale = "ci"
 seed = 0
 device = "auto"
-data_root = None
-# Smoke-test knobs (the tests run the paper path with them); None = the recipe's value.
-max_steps = None  # cap the run (and log every step)
-batch_size = None  # override the batch
-masks_per_bucket = None  # the test masks per bucket
-test_images = None  # the number of test photographs scored (and shown)
-datasets = None  # paper scale: a subset of the recipe's datasets
+data_root = None  # paper scale: the folder holding the paper's datasets, each prepared by data_prep
+smoke = False  # a dry run: every cell once, a few steps, one test photograph and one mask per bucket
+knobs = {}  # overrides: max_steps, batch_size, masks_per_bucket, test_images, datasets
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
-from inpaintlib.chapter import against_mean_fill, chapter_data, completion_grid, learning_summary, predictor
-from inpaintlib.papers.pmrfn import PMRFNConfig, describe, pmrfn_training, protocol, train_pmrfn
+from inpaintlib.chapter import against_mean_fill, completion_grid, learning_summary, predictor, run_context
+from inpaintlib.papers.pmrfn import describe, train_pmrfn
 from inpaintlib.papers.pmrfn.trained import side_output_figure
-from inpaintlib.paths import artifact_dir
 from inpaintlib.record import record
 
 torch.set_num_threads(1)  # the many small mask convolutions run much slower on 2 threads than on 1
-cfg = PMRFNConfig.for_scale(scale)
-knobs = {k: v for k, v in (("steps", max_steps), ("log_every", max_steps and 1), ("batch_size", batch_size)) if v}
-recipe = pmrfn_training(scale, seed=seed, device=device, **knobs)
+run = run_context("pmrfn", scale, seed=seed, device=device, data_root=data_root, smoke=smoke, **knobs)
+cfg, recipe = run.config, run.cap(run.recipe)
+print(run.describe())
 print(describe(cfg, recipe))
 
 # %% [markdown]
@@ -64,8 +59,7 @@ print(describe(cfg, recipe))
 # generator (the paper says "irregular holes in random positions").
 
 # %%
-splits = chapter_data(scale, cfg.image_size, protocol(), data_root=data_root, datasets=datasets or recipe.datasets,
-                      seed=seed, mask_label="pmrfn", per_bucket=masks_per_bucket, max_test_images=test_images)
+splits = run.data()
 print("test masks per bucket:", next(iter(splits.values())).mask_set.counts())
 
 # %% [markdown]
@@ -75,8 +69,8 @@ print("test masks per bucket:", next(iter(splits.values())).mask_set.counts())
 # checkpoint (safetensors + a JSON sidecar naming the paper and the config) lands in `artifact_dir("pmrfn", scale)`.
 
 # %%
-runs = {name: train_pmrfn(cfg, recipe, d.train, artifact_dir("pmrfn", scale) / name, eval_images=d.test_images,
-                          eval_masks=d.masks, resume=scale != "ci") for name, d in splits.items()}
+runs = {name: train_pmrfn(cfg, recipe, d.train, run.out(name), eval_images=d.test_images, eval_masks=d.masks,
+                          resume=run.resume) for name, d in splits.items()}
 
 # %% [markdown]
 # ## Eq. 15's terms, the side outputs' terms, and the learning curve
@@ -103,7 +97,7 @@ for name, (model, history) in runs.items():
 
 # %%
 for name, (model, _) in runs.items():
-    images, masks = splits[name].examples(buckets=(0, 2, 3, 5), n=test_images or 4)
+    images, masks = splits[name].examples(buckets=(0, 2, 3, 5), n=run.knob("test_images", 4))
     side_output_figure(model, images[:2], masks[:2])
     plt.show()
     completion_grid({"PMRFN": predictor(model)}, images, masks, title=f"{name}, {scale} scale ({cfg.image_size} px)")

@@ -18,23 +18,26 @@
 # %% tags=["parameters"]
 scale = "ci"
 seed = 0
-photo = "china"
+device = "auto"
+data_root = None  # paper scale: the folder holding the paper's datasets, each prepared by data_prep
+smoke = False  # a dry run: every cell once, one test photograph and one mask per bucket
+knobs = {}  # overrides: masks_per_bucket, test_images, datasets
+photo = "china"  # the sample photograph of Fig. 2's panels
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
-from inpaintlib.chapter import (chapter_data, checkpoint_path, completion_grid, load_trained, predictor,
-                                shipped_checkpoints)
+from inpaintlib.chapter import completion_grid, load_trained, predictor, run_context, shipped_checkpoints
 from inpaintlib.classical import biharmonic, mean_fill
-from inpaintlib.papers.pmrfn import protocol
 from inpaintlib.papers.pmrfn import trained as T
 from inpaintlib.papers.pmrfn.figures import fig2_inputs
 from inpaintlib.record import record
 
 torch.set_num_threads(1)  # the many small mask convolutions run much slower on 2 threads than on 1
-model = load_trained(checkpoint_path("pmrfn", scale))
+run = run_context("pmrfn", scale, seed=seed, device=device, data_root=data_root, smoke=smoke, **knobs)
+model = run.trained()
 size = model.config.image_size
 image, valid = fig2_inputs(photo, size=size, seed=seed)
 print(f"{scale} scale: PMRFNNet trained at {size} px, {model.num_parameters():,} parameters")
@@ -82,7 +85,7 @@ display(Markdown(f"After stage 1 the full-resolution branch has {h.loc[1, 'prior
 methods = {f"PMRFN ({scale})": predictor(model), "mean fill": mean_fill, "biharmonic": biharmonic}
 for path in shipped_checkpoints("msfef", scale):
     methods[f"MSFEF ({scale}, shipped)"] = predictor(load_trained(path))
-d = chapter_data(scale, size, protocol(), mask_label="pmrfn")["sample_scenes"]
+d = run.split()
 images, masks = d.examples(buckets=(1, 3, 4, 5))
 completion_grid(methods, images, masks, title=f"Figs. 3-5 layout, {scale} scale ({size} px)")
 plt.show()

@@ -28,26 +28,25 @@
 scale = "ci"
 seed = 0
 device = "auto"
-n_seeds = None  # None: 2 at ci scale, 1 otherwise
-rows = None  # None: every Table 2 row; or a list of row names
+data_root = None  # paper scale: the folder holding the paper's datasets, each prepared by data_prep
+smoke = False  # a dry run: every cell once, a few steps, one test photograph and one mask per bucket
+knobs = {}  # overrides: max_steps, batch_size, masks_per_bucket, test_images, n_seeds, variants (Table 2 rows)
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
-from inpaintlib.chapter import beside_paper, chapter_data, compare_to_paper, delta_bars, run_variants, show
-from inpaintlib.papers.pmrfn import (CI_ABLATION_ROWS, TABLE2_FLAGS, ablation_config, ablation_recipe,
-                                     ablation_variants, describe, pmrfn_training, protocol)
+from inpaintlib.chapter import beside_paper, compare_to_paper, delta_bars, run_context, run_variants, show
+from inpaintlib.papers.pmrfn import TABLE2_FLAGS, ablation_config, ablation_recipe, ablation_variants, describe
 from inpaintlib.papers.pmrfn import tables as P
-from inpaintlib.paths import artifact_dir
 from inpaintlib.record import record
 
 torch.set_num_threads(1)  # the many small mask convolutions run much slower on 2 threads than on 1
-n_seeds = n_seeds or (2 if scale == "ci" else 1)
-rows = list(rows or (CI_ABLATION_ROWS if scale == "ci" else TABLE2_FLAGS))
-cfg, base = ablation_config(scale), ablation_recipe(scale, device)
-full = pmrfn_training(scale).train
+run = run_context("pmrfn", scale, seed=seed, device=device, data_root=data_root, smoke=smoke, **knobs)
+n_seeds, rows, full = run.n_seeds, run.variants(keep=("Full-Fledged",)), run.recipe.train
+cfg, base = ablation_config(scale), run.cap(ablation_recipe(scale, device))
+print(run.describe())
 print(f"{scale} scale: {len(rows)} of {len(TABLE2_FLAGS)} rows x {n_seeds} seed(s), {base.train.steps} steps of batch "
       f"{base.train.batch_size} at {cfg.image_size} px each (changed for the ablation; 03_training uses {full.steps} "
       f"of batch {full.batch_size})")
@@ -76,9 +75,8 @@ display(Markdown(
 # ## Our runs beside the paper's
 
 # %%
-d = next(iter(chapter_data(scale, cfg.image_size, protocol(), seed=seed, mask_label="pmrfn").values()))
-fits = ablation_variants(cfg, base, d.train, artifact_dir("pmrfn", scale) / "ablation", variants=rows,
-                         resume=scale != "ci")
+d = run.split(size=cfg.image_size)
+fits = ablation_variants(cfg, base, d.train, run.out("ablation"), variants=rows, resume=run.resume)
 runs = run_variants(fits, range(seed, seed + n_seeds), d.test_images, d.masks, d.protocol)
 
 # %%

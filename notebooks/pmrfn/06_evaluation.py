@@ -22,6 +22,10 @@
 # %% tags=["parameters"]
 scale = "ci"
 seed = 0
+device = "auto"
+data_root = None  # paper scale: the folder holding the paper's datasets, each prepared by data_prep
+smoke = False  # a dry run: every cell once, one test photograph and one mask per bucket
+knobs = {}  # overrides: masks_per_bucket, test_images, datasets
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
@@ -30,23 +34,23 @@ import torch
 from IPython.display import Markdown, display
 
 from inpaintlib import viz
-from inpaintlib.chapter import (chapter_data, checkpoint_path, demo_against_ci, evaluate_methods, load_trained,
-                                predictor, shipped_checkpoints, show)
+from inpaintlib.chapter import (demo_against_ci, evaluate_methods, load_trained, predictor, run_context,
+                                shipped_checkpoints, show)
 from inpaintlib.classical import biharmonic, mean_fill
-from inpaintlib.papers.pmrfn import PMRFNConfig, protocol
+from inpaintlib.papers.pmrfn import protocol
 from inpaintlib.papers.pmrfn import tables as P
 from inpaintlib.record import record
 
 torch.set_num_threads(1)  # the many small mask convolutions run much slower on 2 threads than on 1
-size = PMRFNConfig.for_scale(scale).image_size
-proto = protocol()
-d = chapter_data(scale, size, proto, mask_label="pmrfn")["sample_scenes"]
+run = run_context("pmrfn", scale, seed=seed, device=device, data_root=data_root, smoke=smoke, **knobs)
+size, proto = run.size, protocol()
+d = run.split(protocol=proto)
 ours = f"PMRFN ({scale})"
-methods = {ours: predictor(load_trained(checkpoint_path("pmrfn", scale))), "mean fill": mean_fill,
+methods = {ours: predictor(run.trained()), "mean fill": mean_fill,
            "biharmonic": biharmonic}
 for path in shipped_checkpoints("msfef", scale):
     methods[f"MSFEF ({scale}, shipped)"] = predictor(load_trained(path))
-print(f"{scale} scale, {size} px: {len(d.test_images)} test images, {len(d.masks)} masks; methods: {list(methods)}")
+print(f"{scale} scale, {run.dataset}, {size} px: {len(d.test_images)} test images, {len(d.masks)} masks; methods: {list(methods)}")
 print("protocol:", proto.describe())
 
 # %% [markdown]

@@ -14,6 +14,7 @@ from .recipe import (ABLATIONS, CRITIC_STEPS_REFERENCE, TABLE1_BUCKETS, CtxAttnT
 from .tables import PAPER_TABLE1, TABLE1_METHODS, table1_checks
 
 __all__ = [
+    "SPEC", "MODEL",
     "CtxAttnConfig", "CtxAttnNet", "CriticConfig", "GlobalLocalCritic", "LossWeights", "critic_loss",
     "generator_loss", "hole_crops", "ABLATIONS", "CRITIC_STEPS_REFERENCE", "TABLE1_BUCKETS", "CtxAttnTraining",
     "ablation_recipe", "ablation_variants", "ablation_verdict", "build_critic", "changes_from_paper", "ctxattn_training", "describe",
@@ -24,3 +25,9 @@ from ...registry import PaperModel  # noqa: E402
 
 #: The registry entry: inputs must be multiples of 4 x the matching rate.
 MODEL = PaperModel("ctxattn", CtxAttnConfig, CtxAttnNet, lambda cfg: cfg.size_multiple)
+
+from ...chapter.context import ChapterSpec  # noqa: E402
+
+#: The chapter's run context (``inpaintlib.chapter.run_context``): Places2 (our choice; the paper names none).
+SPEC = ChapterSpec("ctxattn", CtxAttnConfig, ctxattn_training, table1_protocol, mask_label="ctxattn",
+                   training_notebook="03_training", ablation_variants={s: tuple(ABLATIONS) for s in ("ci", "demo", "paper")})

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from ...chapter import train_model
+from ...chapter import slug, train_model
 from ...config import dataclass_changes
 from ...masks import GENERATORS
 from ...metrics import Protocol
@@ -197,11 +197,10 @@ def ablation_variants(model_config: CtxAttnConfig, recipe: CtxAttnTraining, data
     """``variant -> fit(seed) -> trained model`` for the :data:`ABLATIONS` (or ``names``)."""
     def fitter(variant: str):
         cfg = dataclasses.replace(model_config, **ABLATIONS[variant])
-        slug = "".join(ch if ch.isalnum() else "_" for ch in variant.lower())
 
         def fit(seed: int) -> nn.Module:
             rec = dataclasses.replace(recipe, train=recipe.train.replace(seed=seed))
-            model, _ = train_ctxattn(cfg, rec, dataset, Path(out_root) / slug / f"seed{seed}", progress=False,
+            model, _ = train_ctxattn(cfg, rec, dataset, Path(out_root) / slug(variant) / f"seed{seed}", progress=False,
                                      resume=resume)
             return model
         return fit

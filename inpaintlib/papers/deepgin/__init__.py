@@ -32,6 +32,7 @@ from .tables import (PAPER_TABLE1, PAPER_TABLE1_COLUMNS, PAPER_TABLE1_PARAMS, PA
                      table1_parameter_string)
 
 __all__ = [
+    "SPEC", "MODEL",
     "deepgin_masks", "deepgin_crop", "DEEPGIN_VGG_LAYER_WEIGHTS", "DeepGINConfig", "DeepGINNet", "DeepGINGenerator",
     "DeepGINOutputs", "TABLE1_VARIANTS", "downsample_lr", "DeepGINDiscriminator", "hinge_d_loss", "hinge_g_loss",
     "PAPER_TABLE1", "PAPER_TABLE1_COLUMNS", "PAPER_TABLE1_PARAMS", "PAPER_TABLE2", "PAPER_TABLE2_COLUMNS",
@@ -46,3 +47,11 @@ from ...registry import PaperModel  # noqa: E402
 #: The registry entry (``inpaintlib.registry.build_model("deepgin", config)``): inputs must be multiples of 16 (G2's
 #: four stride-2 convolutions; 8 for the coarse-only variant).
 MODEL = PaperModel("deepgin", DeepGINConfig, DeepGINNet, lambda cfg: cfg.size_multiple)
+
+from ...chapter.context import ChapterSpec  # noqa: E402
+
+#: The chapter's run context (``inpaintlib.chapter.run_context``): CelebA-HQ (Table 1); Table 1's seven variants.
+SPEC = ChapterSpec("deepgin", DeepGINConfig, deepgin_training, protocol, mask_label="deepgin",
+                   training_notebook="03_training",
+                   ablation_variants={s: tuple(TABLE1_VARIANTS) for s in ("ci", "demo", "paper")},
+                   table_datasets={"Table 2": ("ffhq", "oxford_buildings")})

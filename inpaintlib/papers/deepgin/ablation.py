@@ -8,12 +8,12 @@ on 2 CPU cores, and the adversarial stage's discriminator and VGG cost more than
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 from typing import Callable
 
 from torch import nn
 
+from ...chapter import slug
 from .model import TABLE1_VARIANTS, DeepGINConfig
 from .recipe import DeepGINTraining, deepgin_training, train_deepgin
 from .tables import PAPER_TABLE1, PAPER_TABLE1_COLUMNS
@@ -44,11 +44,10 @@ def ablation_variants(base: DeepGINConfig, recipe: DeepGINTraining, adversarial:
     """``variant -> fit(seed) -> trained model`` for Table 1's variants (or the names in ``variants``)."""
     def fitter(name):
         cfg = DeepGINConfig.variant(name, base)
-        slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
         def fit(seed: int) -> nn.Module:
             rec = dataclasses.replace(recipe, train=recipe.train.replace(seed=seed))
-            out = train_deepgin(cfg, rec, dataset, Path(out_root) / slug / f"seed{seed}", progress=False,
+            out = train_deepgin(cfg, rec, dataset, Path(out_root) / slug(name) / f"seed{seed}", progress=False,
                                 resume=resume, adversarial=adversarial)
             return out["main" if adversarial else "warmup"][0]
         return fit

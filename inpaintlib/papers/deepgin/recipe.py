@@ -60,6 +60,7 @@ class DeepGINTraining:
 
     train: Any
     warmup_steps: int = 10 * STEPS_PER_EPOCH  # Sect. 5.1: 10 warm-up epochs
+    warmup_schedule_steps: int | None = None  # a capped dry run's full warm-up (Run.cap), for the bill only
     main_lr: float | None = None  # None: the main stage at train.lr, as the warm-up (Sect. 5.1 gives one rate)
     loss_weights: dict = dataclasses.field(default_factory=lambda: dict(PAPER_LOSS_WEIGHTS))  # Sect. 5.1
     vgg_backbone: str = "imagenet"  # Sect. 4.2: "pre-trained VGG-19"; offline runs must choose "random" explicitly
@@ -258,6 +259,7 @@ def train_deepgin(model_config: DeepGINConfig, recipe: DeepGINTraining, dataset,
     warm_dir = Path(out_dir) / "warmup" if adversarial else Path(out_dir)
     out = {"warmup": train_model(lambda: DeepGINNet(model_config), DeepGINLoss(recipe, WARMUP_WEIGHTS), dataset,
                                  masks, t.replace(steps=recipe.warmup_steps, d_lr=None, d_betas=None,
+                                                            schedule_steps=recipe.warmup_schedule_steps,
                                                             lr_schedule="constant"), warm_dir, **kw)}
     if not adversarial:
         return out

@@ -14,6 +14,7 @@ from .tables import (ABLATION_TABLES, PAPER_TABLE1_COUNTS, PAPER_TABLE1_MAPS, PA
 from .units import TABLE1_INPUT_WIDTH, table1_counts, table1_unit, table1_units
 
 __all__ = [
+    "SPEC", "MODEL",
     "MSANet", "MSANetConfig", "LOSS_FEATURES", "MSANetTraining", "msanet_training", "changes_from_paper",
     "msanet_loss", "gram", "make_loss_fn", "protocol", "train_msanet", "VARIANTS", "TABLE_VARIANTS", "variant_config",
     "ablation_variants", "ablation_recipe", "describe", "PAPER_LOSS_WEIGHTS", "ABLATION_TABLES",
@@ -26,3 +27,9 @@ from ...registry import PaperModel  # noqa: E402
 
 #: The registry entry: inputs must be multiples of 2**(1 + n_msau) = 8.
 MODEL = PaperModel("msanet", MSANetConfig, MSANet, lambda cfg: cfg.size_multiple)
+
+from ...chapter.context import ChapterSpec  # noqa: E402
+
+#: The chapter's run context (``inpaintlib.chapter.run_context``): Places2 first (Tables 2-6).
+SPEC = ChapterSpec("msanet", MSANetConfig, msanet_training, protocol, mask_label="msanet",
+                   training_notebook="02_training", ablation_variants={s: tuple(VARIANTS) for s in ("ci", "demo", "paper")})

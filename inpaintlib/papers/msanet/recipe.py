@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...buckets import BUCKETS
-from ...chapter import train_model
+from ...chapter import slug, train_model
 from ...config import dataclass_changes
 from ...masks import GENERATORS
 from ...metrics import Protocol
@@ -245,11 +245,10 @@ def ablation_variants(model_config: MSANetConfig, recipe: MSANetTraining, datase
     """``variant -> fit(seed) -> trained model`` for :data:`VARIANTS` (or the names in ``variants``)."""
     def fitter(variant):
         cfg = variant_config(model_config, variant)
-        slug = variant.lower().replace(" ", "_").replace(",", "").replace("+", "and")
 
         def fit(seed: int) -> nn.Module:
             rec = dataclasses.replace(recipe, train=recipe.train.replace(seed=seed))
-            model, _ = train_msanet(cfg, rec, dataset, Path(out_root) / slug / f"seed{seed}", progress=False,
+            model, _ = train_msanet(cfg, rec, dataset, Path(out_root) / slug(variant) / f"seed{seed}", progress=False,
                                     resume=resume)
             return model
         return fit

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from torch import nn
 
-from ...chapter import train_model
+from ...chapter import slug, train_model
 from ...config import dataclass_changes
 from ...layers.vgg import VGGFeatures
 from ...losses import InpaintingLoss
@@ -216,22 +216,22 @@ def ablation_recipe(scale: str, steps: int | None = None, device: str = "auto") 
 
 
 def ablation_variants(model_config: MSFEFConfig, recipe: MSFEFTraining, dataset, out_root, vgg=None,
-                      resume: bool = True) -> dict[str, Callable[[int], nn.Module]]:
-    """``variant -> fit(seed) -> trained model`` for every Table 1 row (:data:`ABLATIONS`): a loss weight set to 0
-    or ``use_msfef=False``; each (variant, seed) trains in its own folder under ``out_root``."""
+                      resume: bool = True, variants=None) -> dict[str, Callable[[int], nn.Module]]:
+    """``variant -> fit(seed) -> trained model`` for every Table 1 row (:data:`ABLATIONS`, or those named in
+    ``variants``): a loss weight set to 0 or ``use_msfef=False``; each (variant, seed) trains in its own folder
+    under ``out_root``."""
     def fitter(variant: str):
         _, use_msfef = ABLATIONS[variant]
         cfg = dataclasses.replace(model_config, use_msfef=use_msfef)
-        slug = variant.lower().replace(" ", "_").replace(",", "").replace("+", "and")
 
         def fit(seed: int) -> nn.Module:
             rec = dataclasses.replace(recipe, train=recipe.train.replace(seed=seed))
-            model, _ = train_msfef(cfg, rec, dataset, Path(out_root) / slug / f"seed{seed}",
+            model, _ = train_msfef(cfg, rec, dataset, Path(out_root) / slug(variant) / f"seed{seed}",
                                    loss_weights=loss_weights_for(variant, recipe.loss_weights), vgg=vgg,
                                    progress=False, resume=resume)
             return model
         return fit
-    return {v: fitter(v) for v in ABLATIONS}
+    return {v: fitter(v) for v in (variants or ABLATIONS)}
 
 
 def recipe_for_dataset(recipe: MSFEFTraining, n_train_images: int, max_steps: int | None = None) -> MSFEFTraining:

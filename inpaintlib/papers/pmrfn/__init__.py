@@ -15,6 +15,7 @@ from .recipe import (CI_ABLATION_ROWS, CI_ABLATION_SIZE, PAPER_BETAS, PAPER_LOSS
                      d_loss, describe, pmrfn_loss, pmrfn_training, protocol, train_pmrfn)
 
 __all__ = [
+    "SPEC", "MODEL",
     "PMRFNConfig", "PMRFNNet", "N_BRANCHES", "TABLE2_FLAGS", "table2_variant", "PriorityPConv", "ResidualBlock",
     "MaskAwareFusion", "AttentionFusion", "PMRFNTraining", "pmrfn_training", "changes_from_paper", "describe",
     "pmrfn_loss", "d_loss", "protocol", "build_discriminator", "train_pmrfn", "PAPER_LOSS_WEIGHTS", "PAPER_BETAS",
@@ -25,3 +26,10 @@ from ...registry import PaperModel  # noqa: E402
 
 #: The registry entry: inputs must be multiples of 8 (three halvings to the lowest branch).
 MODEL = PaperModel("pmrfn", PMRFNConfig, PMRFNNet, lambda cfg: cfg.size_multiple)
+
+from ...chapter.context import ChapterSpec  # noqa: E402
+
+#: The chapter's run context (``inpaintlib.chapter.run_context``): Places2 first (Tables 1-2); Table 2's rows.
+SPEC = ChapterSpec("pmrfn", PMRFNConfig, pmrfn_training, protocol, mask_label="pmrfn", training_notebook="03_training",
+                   ablation_variants={"ci": tuple(CI_ABLATION_ROWS), "demo": tuple(TABLE2_FLAGS),
+                                      "paper": tuple(TABLE2_FLAGS)})

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...buckets import BUCKETS
-from ...chapter import train_model
+from ...chapter import slug, train_model
 from ...config import dataclass_changes
 from ...layers.discriminators import PatchDiscriminator
 from ...losses import nonsaturating_d_loss, nonsaturating_g_loss
@@ -215,11 +215,10 @@ def ablation_variants(model_config: PMRFNConfig, recipe: PMRFNTraining, dataset,
     """``row -> fit(seed) -> trained model`` for Table 2's rows (:data:`TABLE2_FLAGS`, or the names given)."""
     def fitter(name):
         cfg = table2_variant(model_config, name)
-        slug = "".join(ch if ch.isalnum() else "_" for ch in name.lower())
 
         def fit(seed: int) -> nn.Module:
             rec = dataclasses.replace(recipe, train=recipe.train.replace(seed=seed))
-            model, _ = train_pmrfn(cfg, rec, dataset, Path(out_root) / slug / f"seed{seed}", progress=False,
+            model, _ = train_pmrfn(cfg, rec, dataset, Path(out_root) / slug(name) / f"seed{seed}", progress=False,
                                    resume=resume)
             return model
         return fit
