@@ -59,6 +59,10 @@ def test_smoke_knobs_and_their_overrides():
     with pytest.raises(ValueError, match="scale"):
         run_context("pmrfn", "full")
     assert set(SMOKE) <= set(KNOBS)
+    per_chapter = {"msfef": 2, "*": 1}  # a knob as a mapping is per chapter, "*" for the others
+    assert run_context("msfef", "paper", batch_size=per_chapter).knob("batch_size") == 2
+    assert run_context("pmrfn", "paper", batch_size=per_chapter).knob("batch_size") == 1
+    assert run_context("pmrfn", "paper", batch_size={"msfef": 2}).knob("batch_size") is None
 
 
 def test_at_paper_scale_the_data_are_the_papers_datasets_and_a_subset_is_checked(tmp_path, monkeypatch):

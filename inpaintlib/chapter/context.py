@@ -20,7 +20,8 @@ and never compares ``scale`` with a string or names a dataset itself. The rules 
   mask per bucket, at most two ablation variants with one seed. The run's artifacts go where the pipeline puts
   them (``python -m inpaintlib.reproduce --smoke`` writes them under ``_build/smoke/``, never over a real run).
 * **knobs** override single settings: ``max_steps``, ``warmup_steps``, ``batch_size``, ``masks_per_bucket``,
-  ``test_images``, ``datasets``, ``n_seeds``, ``variants``, ``vgg_backbone``, ``exemplar_iters``.
+  ``test_images``, ``datasets``, ``n_seeds``, ``variants``, ``vgg_backbone``, ``exemplar_iters``. A knob given as a
+  mapping is per chapter: ``{"msfef": 2, "*": 1}`` is 2 for MSFEF and 1 for every other chapter.
 """
 from __future__ import annotations
 
@@ -87,7 +88,8 @@ class Run:
         self.spec, self.scale, self.seed, self.device = spec, check_scale(scale), int(seed), device
         self.data_root = None if data_root is None else Path(data_root)
         self.smoke = bool(smoke)
-        self.knobs = {**(SMOKE if self.smoke else {}), **{k: v for k, v in knobs.items() if v is not None}}
+        given = {k: v.get(spec.paper, v.get("*")) if isinstance(v, Mapping) else v for k, v in knobs.items()}
+        self.knobs = {**(SMOKE if self.smoke else {}), **{k: v for k, v in given.items() if v is not None}}
         self.config = spec.config.for_scale(self.scale)
         self.size = self.config.image_size
         self.paper_data = self.scale == "paper" and self.data_root is not None
