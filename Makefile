@@ -2,7 +2,7 @@
 #   make book   - set up .venv, run every notebook with papermill (executed copies in _build/executed/), build the
 #                 book into _build/html
 #   make test   - set up .venv, run the unit tests, the notebooks, the book build, the browser and JupyterLab checks
-# Knobs: make book SCALE=demo CHAPTER=msfef DATA_ROOT=/data PARAMS="max_steps=2 batch=4" (extra notebook parameters)
+# Knobs: make book SCALE=demo CHAPTER=msfef DATA_ROOT=/data PARAMS="max_steps=2 batch_size=4" (extra notebook parameters)
 #        JOBS=2 THREADS=1 (chapters side by side, CPU threads per notebook; defaults at ci scale: cores up to 4, 1)
 #        SMOKE=1 (a dry run before a paper-scale run: every notebook once, a few steps, then the bill; no book)
 # Also:  make lab (JupyterLab on this checkout), make demo PAPER=msfef (train and publish a demo model), make unit (tests without the notebooks), make clean

@@ -62,7 +62,7 @@ print(f"scale = {scale!r} (the plan is the paper scale's at every scale); {len(p
 # steps follow the dataset's size (`recipe_for_dataset` with the registry's training count); the other recipes give
 # steps. Where a paper states no step count the recipe's value is the chapter's choice, marked in its recipe.
 
-# %%
+# %% tags=["full-width"]
 show(P.schedule_table(plans), "The paper-scale schedule of each chapter (from SPEC.recipe('paper'))")
 
 # %% [markdown]
@@ -81,7 +81,7 @@ show(P.schedule_table(plans), "The paper-scale schedule of each chapter (from SP
 # convolutions' mask convolutions and attention's matrix products included); elementwise operations, pooling and
 # normalisation are not counted, as in the usual FLOP counts.
 
-# %%
+# %% tags=["full-width"]
 show(P.flops_table(plans), "GFLOPs of one training step at the paper's batch and image size (counted, meta tensors)",
      digits=1)
 
@@ -114,7 +114,7 @@ display(Markdown(f"The two counts differ by at most {(ratios - 1).abs().max():.2
 # pass runs, cuDNN's workspaces, the allocator's fragmentation and the CUDA context (several hundred MB). It counts
 # float32 throughout, where an AMP run keeps many activations in float16.
 
-# %%
+# %% tags=["full-width"]
 show(P.memory_table(plans, card), f"Estimated peak training memory (GiB) at the paper's batch; {card.name}", digits=2)
 
 # %% [markdown]
@@ -136,13 +136,13 @@ show(P.memory_table(plans, card), f"Estimated peak training memory (GiB) at the 
 # costed at the full network's step: variants that remove a part (a stage, an attention, a loss term) cost less,
 # so the ablation rows are an upper bound on this count.
 
-# %%
+# %% tags=["full-width"]
 peaks = ", ".join(f"{name} {card.peak_flops(name) / 1e12:g} TFLOP/s" for name in ("fp16", "tf32", "fp32"))
 display(Markdown(f"**{card.name}**: {peaks} (dense, vendor peaks); utilisation {utilisation:.0%}."))
 show(P.hours_table(plans), f"Projected GPU-hours per run on one {card.name} at {utilisation:.0%} of peak (estimate)",
      digits=1)
 
-# %%
+# %% tags=["full-width"]
 summary = P.totals_table(plans)
 show(summary, f"Per chapter: the cost of a step and the projected GPU-hours ({card.name}, {utilisation:.0%})", digits=2)
 P.hours_figure(plans, card, utilisation)
