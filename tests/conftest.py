@@ -20,9 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: The knobs of the paper-scale smoke run (``inpaintlib.chapter.KNOBS``): one step per training (the bill then times a
 #: single step, warm-up included), batch 1 (2 for MSFEF, whose batch norm needs two images at its 1x1 bottleneck),
-#: each chapter's first dataset (and DeepGIN's first Table 2 test set), a random VGG (no weights can be downloaded).
+#: each chapter's first dataset (and DeepGIN's first Table 2 test set), one ablation variant besides those a notebook
+#: compares by name (MSFEF's and MSA-Net's two; a user's smoke run trains two), a random VGG (no weights can be
+#: downloaded).
 PAPER_SMOKE_PARAMS = {"max_steps": 1, "warmup_steps": 1, "batch_size": {"msfef": 2, "*": 1}, "datasets": 1,
-                      "vgg_backbone": "random"}
+                      "variants": 1, "vgg_backbone": "random"}
 _PAPER_SMOKE: dict = {}
 
 
@@ -138,3 +140,12 @@ def _close_figures():
     plt = sys.modules.get("matplotlib.pyplot")
     if plt is not None:
         plt.close("all")
+
+
+@pytest.fixture
+def one_thread():
+    """Torch on one thread for the test (runs compared bit for bit with a child process on one thread)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -4,17 +4,17 @@ No GPU has been lent to this project, so the CUDA AMP path cannot run here. PyTo
 bfloat16, and the training loop enters autocast through one call for both devices (``inpaintlib.train.steps``:
 ``torch.autocast(device_type=<the run's device>, dtype=amp_dtype)``). Here each chapter's own training function runs
 its **paper** network and paper recipe (the paper's layers and widths, on images as small as each network accepts,
-``SIZE``; batch 2, as BatchNorm needs two values at a 1x1 bottleneck; one
-update per stage; the VGG features seeded random because ImageNet weights cannot be fetched offline) with ``amp_dtype="bfloat16"`` on the CPU: every
+``paper_run_script.SIZE``; batch 2, as BatchNorm needs two values at a 1x1 bottleneck; one update per stage; the VGG
+features seeded random because ImageNet weights cannot be fetched offline) with ``amp_dtype="bfloat16"`` on the CPU: every
 layer, loss, discriminator and gradient penalty of the paper path executes under autocast, which catches dtype
 mismatches (a float32 buffer meeting a bfloat16 activation, a loss that needs float32) before a user's first GPU run
 does. What the CPU cannot check: float16's gradient scaler, CUDA kernels, NCCL.
 """
 from __future__ import annotations
 
-import dataclasses
-import importlib
 import math
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -22,39 +22,16 @@ import torch
 from inpaintlib.train.steps import build_parts
 from inpaintlib.train import TrainConfig
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import paper_run_script as S  # noqa: E402
+
 PAPERS = ("msfef", "msanet", "deepgin", "pmrfn", "ctxattn")
-#: The training images' side: the smallest each paper configuration accepts (MSFEF's 8 stride-2 stages need multiples of
-#: 256, CtxAttn's critics the paper's 256 px; the others are fully convolutional), since bfloat16 runs slowly on a CPU
-#: without bfloat16 units and the dtypes a layer sees do not depend on the size.
-SIZE = {"msfef": 256, "ctxattn": 256, "msanet": 64, "deepgin": 64, "pmrfn": 64}
-
-
-class Photos(torch.utils.data.Dataset):
-    """Two smooth random photographs of ``size`` px (a training set in the library's form: one image per item)."""
-
-    def __init__(self, size: int):
-        g = torch.Generator().manual_seed(3)
-        low = torch.rand(2, 3, 8, 8, generator=g)
-        self.x = torch.nn.functional.interpolate(low, size=(size, size), mode="bilinear").clamp(0, 1)
-
-    def __len__(self):
-        return len(self.x)
-
-    def __getitem__(self, i):
-        return self.x[i]
 
 
 def _paper_run(paper: str):
-    """The chapter's paper config, its paper recipe for one bfloat16 update of batch 2 on the CPU, and its trainer."""
-    pkg = importlib.import_module(f"inpaintlib.papers.{paper}")
-    recipe_mod = importlib.import_module(f"inpaintlib.papers.{paper}.recipe")
-    cfg = pkg.MODEL.config_cls.paper()
-    recipe = getattr(recipe_mod, f"{paper}_training")("paper", steps=1, batch_size=2, device="cpu",
-                                                      amp_dtype="bfloat16", log_every=1, eval_every=None,
-                                                      ckpt_every=None, d_steps=1)  # amp as the recipe says
-    extra = {f: v for f, v in (("vgg_backbone", "random"), ("warmup_steps", 1))
-             if f in {x.name for x in dataclasses.fields(recipe)}}
-    return cfg, dataclasses.replace(recipe, **extra), getattr(recipe_mod, f"train_{paper}")
+    """The chapter's paper config, its paper recipe for one bfloat16 update of batch 2 on the CPU (amp as the
+    recipe says), and its trainer."""
+    return S.paper_run(paper, steps=1, batch_size=2, ckpt_every=None, amp_dtype="bfloat16")
 
 
 def test_autocast_is_entered_on_the_cpu_in_bfloat16_only():
@@ -82,7 +59,7 @@ def test_one_paper_configuration_update_runs_under_bfloat16_autocast(paper, tmp_
     torch.manual_seed(0)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(torch, "autocast", spy)
-        out = train_fn(cfg, recipe, Photos(SIZE[paper]), tmp_path / "run", progress=False, resume=False)
+        out = train_fn(cfg, recipe, S.Photos(S.SIZE[paper], n=2), tmp_path / "run", progress=False, resume=False)
     model, history = out["main"] if isinstance(out, dict) else out  # DeepGIN: the warm-up, then the main stage
     if recipe.train.amp:
         assert ("cpu", torch.bfloat16) in seen, seen  # the update ran under CPU autocast in bfloat16

@@ -40,6 +40,15 @@ def test_verdict_agrees_disagrees_or_cannot_tell_by_the_seed_spread():
     assert "agrees with the paper's for 2, disagrees for 1, and cannot tell for 0" in clear.text("ci", "PSNR")
 
 
+def test_a_single_variant_gives_no_pairs_and_a_figure_that_says_so():
+    alone = compare_to_paper(_runs({"A": 30}, 0.1, 1), {"A": (30.0, 28.0), "B": (25.0, 23.0)}, "psnr", BUCKETS)
+    assert alone.pairs.empty and {"a", "b", "ours_diff", "verdict"} <= set(alone.pairs.columns)
+    assert alone.counts.get("agrees", 0) == 0
+    from inpaintlib.chapter import delta_bars
+    fig = delta_bars(_runs({"A": 30}, 0.1, 1), "A", "psnr", BUCKETS, ["A"], "t", "dB")
+    assert "only A was run" in fig.axes[0].texts[0].get_text()
+
+
 def test_verdict_treats_lower_as_better_for_error_metrics():
     paper = {"A": (0.01, 0.02), "B": (0.03, 0.04)}  # A has the lower error: better
     v = compare_to_paper(_runs({"A": 0.01, "B": 0.03}, 0.001, 3, "mse"), paper, "mse", BUCKETS)

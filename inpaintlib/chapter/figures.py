@@ -72,9 +72,14 @@ def delta_bars(runs: pd.DataFrame, reference: str, metric: str, buckets: Sequenc
     masks), mean over seeds, error bars = std of those per-seed differences. Below 0: lower than the reference."""
     p = runs[runs.metric == metric].pivot_table(index=["bucket", "seed"], columns="variant", values="value")
     others = [v for v in order if v != reference]
+    fig, ax = plt.subplots(figsize=(7.2, 3.4))
+    if not others:  # a run of the reference alone (a smoke run's single variant): nothing to subtract
+        ax.text(0.5, 0.5, f"only {reference} was run: no difference to show", ha="center", va="center")
+        ax.set_axis_off()
+        ax.set_title(title, fontsize=10)
+        return fig
     delta = p.sub(p[reference], axis=0)[others].groupby(level="bucket")
     n_seeds = runs.seed.nunique()
-    fig, ax = plt.subplots(figsize=(7.2, 3.4))
     colors = list(plt.cm.tab20.colors[: len(others)]) if len(others) > 10 else None  # tab10 repeats after 10
     delta.mean().reindex(list(buckets)).plot.bar(
         ax=ax, yerr=delta.std().reindex(list(buckets)) if n_seeds > 1 else None, capsize=2, rot=0, width=0.8,

@@ -106,4 +106,5 @@ def compare_to_paper(runs: pd.DataFrame, paper: Mapping[str, Sequence[float]], m
         verdict = CANNOT_TELL if ours == "cannot tell" or theirs == "tie" else (AGREES if ours == theirs else DISAGREES)
         rows.append({"a": a, "b": b, "ours_diff": d, "ours_se": se, "ours_says": ours, "paper_diff": pdiff,
                      "paper_says": theirs, "verdict": verdict})
-    return Verdict(metric, k, int(per_seed.shape[1]), pd.DataFrame(rows), scores)
+    columns = ["a", "b", "ours_diff", "ours_se", "ours_says", "paper_diff", "paper_says", "verdict"]
+    return Verdict(metric, k, int(per_seed.shape[1]), pd.DataFrame(rows, columns=columns), scores)

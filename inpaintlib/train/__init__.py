@@ -32,11 +32,16 @@ Contracts of the callables (images float ``N x 3 x H x W`` in [0, 1], ``valid`` 
   ``torch.no_grad()``; e.g. ``{"psnr": ...}`` on a fixed test set.
 
 Distributed: launched by ``torchrun`` (``WORLD_SIZE > 1``), :func:`train` initialises the process group
-(gloo on CPU, nccl on CUDA) unless it already is, wraps the model(s) in ``DistributedDataParallel``; each
+(gloo on CPU, nccl on CUDA) unless it already is, wraps the generator in ``DistributedDataParallel`` and
+averages the discriminator's gradients itself (a discriminator loss may call its parts or differentiate it for a
+gradient penalty, which DDP's wrapper does not support); each
 rank takes its contiguous shard ``B / world_size`` of the step's batch (so the averaged gradient is the
 gradient of the full batch), only rank 0 writes logs and checkpoints, and all ranks wait at a barrier
-after each checkpoint. All ranks must see the same ``out_dir`` (one machine or a shared file system).
-BatchNorm layers are not converted to SyncBatchNorm.
+after each checkpoint. All ranks must see the same ``out_dir`` (one machine or a shared file system). The
+process group stays up for the process's later :func:`train` calls (a chapter's second stage) and is destroyed at
+exit. BatchNorm layers are not converted to SyncBatchNorm: each rank normalises over its own shard (PyTorch's
+SyncBatchNorm runs on GPUs only), so a network with BatchNorm (MSFEF's) trains under DDP like one process only up
+to those statistics.
 
 Modules: :mod:`.config` (:class:`TrainConfig`), :mod:`.loop` (:func:`train`), :mod:`.steps` (optimisers,
 discriminator and generator steps), :mod:`.batches` (which images and masks each update sees),

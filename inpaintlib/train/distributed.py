@@ -1,11 +1,15 @@
 """Devices and processes: :func:`choose_device` and the ``torchrun`` process group of one training call.
 
 Launched by ``torchrun`` (``WORLD_SIZE > 1``), :class:`DistContext` initialises the process group (gloo on CPU,
-nccl on CUDA) unless it already is, and tears down only a group it created. Single-process runs take the same
-code path with ``world == 1``, where every collective is a no-op.
+nccl on CUDA) unless it already is. A group it created stays up for the process's later :func:`train` calls (a
+chapter's training has up to two stages, and a process group cannot be re-initialised reliably under one ``torchrun``
+rendezvous: the second ``init_process_group`` of a rank can meet the first one's keys and hang) and is destroyed
+when the process exits. Single-process runs take the same code path with ``world == 1``, where every collective is
+a no-op.
 """
 from __future__ import annotations
 
+import atexit
 import os
 
 import torch
@@ -44,7 +48,6 @@ class DistContext:
     def __init__(self, device_spec: str):
         self.world = int(os.environ.get("WORLD_SIZE", "1") or 1)
         self.rank = int(os.environ.get("RANK", "0") or 0) if self.world > 1 else 0
-        self.created = False
         device = choose_device(device_spec)
         if device.type == "cuda":
             if self.world > 1:
@@ -55,7 +58,7 @@ class DistContext:
         self.device = device
         if self.world > 1 and not dist.is_initialized():
             dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-            self.created = True
+            atexit.register(_destroy_group)
         if self.world > 1 and dist.get_world_size() != self.world:
             raise RuntimeError(f"WORLD_SIZE={self.world} but the process group has {dist.get_world_size()} ranks")
         # Device for collectives: nccl needs CUDA tensors, gloo CPU ones.
@@ -91,9 +94,36 @@ class DistContext:
         dist.all_reduce(vec, op=dist.ReduceOp.SUM)
         return vec / self.world
 
-    def close(self) -> None:
-        if self.created and dist.is_initialized():
-            dist.destroy_process_group()
+    def broadcast_module(self, module: torch.nn.Module) -> None:
+        """Rank 0's parameters and buffers, in place, on every rank."""
+        if self.world == 1:
+            return
+        with torch.no_grad():
+            for t in [*module.parameters(), *module.buffers()]:
+                buf = t.detach().to(self.comm)
+                dist.broadcast(buf, src=0)
+                t.copy_(buf)
+
+    def average_grads(self, module: torch.nn.Module) -> None:
+        """Each parameter's gradient replaced by its mean over the ranks (one all-reduce of one flat buffer); a
+        parameter without a gradient on this rank counts as zero."""
+        params = [p for p in module.parameters() if p.requires_grad]
+        if self.world == 1 or not params:
+            return
+        flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1).to(self.comm)
+                          for p in params])
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+        flat /= self.world
+        i = 0
+        for p in params:
+            n = p.numel()
+            p.grad = flat[i:i + n].view_as(p).to(p.device, p.dtype).clone()
+            i += n
+
+
+def _destroy_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def wrap_ddp(module: torch.nn.Module | None, ctx: DistContext):

@@ -56,14 +56,11 @@ def train(model: torch.nn.Module, loss_fn: Callable, dataset, mask_fn: Callable,
     See the package docstring for the ``loss_fn`` / ``d_loss_fn`` / ``mask_fn`` / ``eval_fn`` contracts.
     """
     _check_arguments(config, eval_fn, discriminator, d_loss_fn, dataset)
-    ctx = DistContext(config.device)
-    try:
-        if config.batch_size % ctx.world:
-            raise ValueError(f"batch_size={config.batch_size} is not divisible by the world size {ctx.world}")
-        return _train(model, loss_fn, dataset, mask_fn, config, Path(out_dir), eval_fn, discriminator, d_loss_fn,
-                      resume, progress, dict(checkpoint_meta or {}), ctx)
-    finally:
-        ctx.close()
+    ctx = DistContext(config.device)  # under torchrun the process group stays up for later calls (distributed.py)
+    if config.batch_size % ctx.world:
+        raise ValueError(f"batch_size={config.batch_size} is not divisible by the world size {ctx.world}")
+    return _train(model, loss_fn, dataset, mask_fn, config, Path(out_dir), eval_fn, discriminator, d_loss_fn,
+                  resume, progress, dict(checkpoint_meta or {}), ctx)
 
 
 def _check_arguments(config, eval_fn, discriminator, d_loss_fn, dataset) -> None:
@@ -167,7 +164,9 @@ class _Run:
         from tqdm.auto import tqdm
 
         cfg, ctx, parts = self.config, self.ctx, self.parts
-        net, d_net = wrap_ddp(parts.model, ctx), wrap_ddp(parts.disc, ctx)
+        net = wrap_ddp(parts.model, ctx)
+        if parts.disc is not None:
+            ctx.broadcast_module(parts.disc)  # every rank starts from rank 0's discriminator
         loader = make_loader(dataset, cfg, self.start, ctx)
         parts.set_mode(training=True)
         self.t0 = time.perf_counter()
@@ -181,7 +180,8 @@ class _Run:
                 with _explained(t + 1, cfg.batch_size // ctx.world):
                     set_learning_rates(parts, cfg, t)
                     for _ in range(cfg.d_steps if parts.disc is not None else 0):
-                        discriminator_step(parts, d_loss_fn, d_net, images, valid, cfg.grad_clip)
+                        discriminator_step(parts, d_loss_fn, images, valid, cfg.grad_clip,
+                                           ctx.average_grads if ctx.world > 1 else None)
                     generator_step(parts, loss_fn, net, images, valid, cfg.grad_clip)
                 _synchronize(ctx.device)
                 self.update_s += time.perf_counter() - t_update

@@ -112,12 +112,16 @@ def split_loss(out, what: str):
     return loss.reshape(()), dict(terms)
 
 
-def _update(parts: Parts, compute: Callable, what: str, opt, scaler, module: nn.Module, grad_clip: float | None):
-    """One optimiser update of ``module``'s parameters on the loss ``compute()`` returns (clipped, AMP-scaled)."""
+def _update(parts: Parts, compute: Callable, what: str, opt, scaler, module: nn.Module, grad_clip: float | None,
+            reduce_grads: Callable[[nn.Module], None] | None = None):
+    """One optimiser update of ``module``'s parameters on the loss ``compute()`` returns (clipped, AMP-scaled);
+    ``reduce_grads(module)``, if given, averages the gradients over the processes before the update."""
     opt.zero_grad(set_to_none=True)
     with parts.autocast():
         loss, terms = split_loss(compute(), what)
     scaler.scale(loss).backward()
+    if reduce_grads is not None:
+        reduce_grads(module)
     if grad_clip is not None:
         scaler.unscale_(opt)
         torch.nn.utils.clip_grad_norm_(module.parameters(), grad_clip)
@@ -126,13 +130,17 @@ def _update(parts: Parts, compute: Callable, what: str, opt, scaler, module: nn.
     return loss, terms
 
 
-def discriminator_step(parts: Parts, d_loss_fn: Callable, d_net: nn.Module, images: torch.Tensor,
-                       valid: torch.Tensor, grad_clip: float | None) -> None:
+def discriminator_step(parts: Parts, d_loss_fn: Callable, images: torch.Tensor, valid: torch.Tensor,
+                       grad_clip: float | None, reduce_grads: Callable[[nn.Module], None] | None = None) -> None:
     """``d_loss_fn(generator, discriminator, image, valid)`` minimised by the discriminator's optimiser; the
-    discriminator is then frozen for the generator step. Its terms are logged as ``d_<name>``."""
+    discriminator is then frozen for the generator step. Its terms are logged as ``d_<name>``.
+
+    The discriminator is passed plain, never in ``DistributedDataParallel``: a loss may call its parts (a global and
+    a local critic) and differentiate it for a gradient penalty, neither of which DDP's wrapper supports. Under
+    ``torchrun``, ``reduce_grads`` averages its gradients over the processes instead."""
     parts.disc.requires_grad_(True)
-    d_loss, d_terms = _update(parts, lambda: d_loss_fn(parts.model, d_net, images, valid), "d_loss_fn",
-                              parts.d_opt, parts.d_scaler, parts.disc, grad_clip)
+    d_loss, d_terms = _update(parts, lambda: d_loss_fn(parts.model, parts.disc, images, valid), "d_loss_fn",
+                              parts.d_opt, parts.d_scaler, parts.disc, grad_clip, reduce_grads)
     parts.disc.requires_grad_(False)
     parts.acc.add_terms(d_terms, prefix="d_")
     parts.acc.add("d_loss", d_loss)
