@@ -1,6 +1,6 @@
 """Input validation shared by every public entry point.
 
-One convention for the whole library (DESIGN.md): a mask is a ``valid`` map,
+One convention for the whole library (book/conventions.md, "Masks"): a mask is a ``valid`` map,
 ``N x 1 x H x W``, floating point, values exactly 0 or 1, **1 = known pixel, 0 = hole**.
 """
 from __future__ import annotations

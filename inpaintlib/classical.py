@@ -154,7 +154,8 @@ class _Fill:
         h_img, w_img, _ = img.shape
         r = patch_size // 2
         oy, ox = (o.ravel() for o in np.mgrid[-r : r + 1, -r : r + 1])  # patch offsets, row-major
-        # |Psi_p|: the patch area clipped at the image border (REFERENCE.md)
+        # |Psi_p|: the patch area clipped at the image border (book/reference_implementations.md, "Exemplar-based
+        # inpainting")
         area = ndimage.uniform_filter(np.ones((h_img, w_img)), size=patch_size, mode="constant") * patch_size**2
         work = img.copy()
         work[~known0] = 0.0
@@ -328,7 +329,8 @@ def exemplar_inpaint(
     max_iters: int | None = None,
     alpha: float = 1.0,
 ) -> ExemplarResult:
-    """Exemplar-based inpainting after Criminisi, Perez & Toyama 2004 (REFERENCE.md: exemplar-based inpainting).
+    """Exemplar-based inpainting after Criminisi, Perez & Toyama 2004 (book/reference_implementations.md,
+    "Exemplar-based inpainting").
 
     Repeat until the hole is filled: find the fill front (hole pixels 4-adjacent to known ones); give each front
     pixel p the priority ``P(p) = C(p) D(p)`` (Eq. 1) with the confidence term ``C(p) = sum_{q in Psi_p, known} C(q)
@@ -338,14 +340,14 @@ def exemplar_inpaint(
     ``patch_size`` patch the corresponding pixels of the fully-known source patch with the smallest SSD over the
     patch's known pixels (RGB); the filled pixels inherit ``C(p^)``.
 
-    Our choices where the paper leaves details open: the isophote ``grad I^perp`` of a front pixel is the largest
-    luma (BT.601) gradient, by central differences, among the pixels of its patch whose 3x3 neighbourhood is known
-    (a maximum over ``Psi_p cap Phi``, which is how we read the paper's implementation notes; the paper's text is not
-    in shared/papers, so treat it as our choice); ``n_p`` is the normalised Sobel gradient of the known-region
-    indicator (the paper smooths the contour coordinates instead); the source region is the original known region
-    (it does not grow); SSD ties go to the first exemplar in raster order. Vectorised with numpy (one SSD matrix-vector product over all exemplars per
-    iteration): a 64 x 64 image with a 25 % hole takes about 0.1-0.3 s (about 40 iterations), 128 x 128 about 7 s,
-    256 x 256 about 45 s on one CPU core.
+    Our choices where the paper leaves details open: the isophote ``grad I^perp`` of a front pixel is the largest luma
+    (BT.601) gradient, by central differences, among the pixels of its patch whose 3x3 neighbourhood is known (a maximum
+    over ``Psi_p cap Phi``, which is how we read the paper's implementation notes; the paper's text was not at hand when
+    this was written, so treat it as our choice); ``n_p`` is the normalised Sobel gradient of the known-region indicator
+    (the paper smooths the contour coordinates instead); the source region is the original known region (it does not
+    grow); SSD ties go to the first exemplar in raster order. Vectorised with numpy (one SSD matrix-vector product over
+    all exemplars per iteration): a 64 x 64 image with a 25 % hole takes about 0.1-0.3 s (about 40 iterations), 128 x
+    128 about 7 s, 256 x 256 about 45 s on one CPU core.
 
     ``record_every`` = k records the maps every k-th iteration (0 records nothing; each record holds three
     float32 H x W maps, so at 256 x 256, with about 600 iterations, use k >= 10); ``max_iters`` stops early (the

@@ -1,7 +1,7 @@
 """What every paper's configuration shares: three scales and the list of what a scale changes.
 
 A paper's model config is a frozen dataclass with classmethods ``paper()``, ``demo()`` and ``ci()``
-(DESIGN.md, "Configs"); mixing in :class:`ScaledConfig` gives it ``for_scale(name)`` and
+(book/conventions.md, "Configurations"); mixing in :class:`ScaledConfig` gives it ``for_scale(name)`` and
 ``changes_from_paper()`` so every chapter prints the same "changed from paper()" line.
 """
 from __future__ import annotations

@@ -5,7 +5,7 @@ Images come out as float32 ``3 x size x size`` tensors in [0, 1] (a DataLoader s
 generator seeded by ``(seed, index)`` (and the epoch for ``ImageFolder.set_epoch``), so the same
 index gives the same crop in any DataLoader worker and in any order.
 
-Sample scenes (DESIGN.md "Data with no download"): the photographs that ship inside the wheels of
+Sample scenes (book/conventions.md, "Data with no download"): the photographs that ship inside the wheels of
 scikit-image (``skimage.data``), scikit-learn (``load_sample_images``) and matplotlib
 (``cbook.get_sample_data``). The split is by source photograph; the test photographs are never
 cropped for training. See ``SAMPLE_PHOTOS`` and ``EXCLUDED_PHOTOS`` for the lists and reasons.

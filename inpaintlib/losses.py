@@ -1,6 +1,6 @@
 """Losses of the five papers: masked reconstruction, perceptual/style (VGG), total variation, adversarial.
 
-Conventions (DESIGN.md): images are float ``N x C x H x W`` in [0, 1]; ``valid`` is ``N x 1 x H x W``,
+Conventions (book/conventions.md): images are float ``N x C x H x W`` in [0, 1]; ``valid`` is ``N x 1 x H x W``,
 1 = known, 0 = hole; the composite is ``valid * gt + (1 - valid) * out``. The network output ``out``
 is not required to lie in [0, 1] (raw outputs of a generator rarely do); ``gt`` is.
 
@@ -40,8 +40,9 @@ __all__ = [
     "wgan_d_loss", "wgan_g_loss", "gradient_penalty", "spatial_discount", "discounted_l1", "InpaintingLoss",
 ]
 
-#: Loss weights of the PConv ports (REFERENCE.md: partial convolution); MSFEF Sect. 4 uses the same
-#: coefficients ("the same as ... the original partial convolution paper") with MSE pixel terms.
+#: Loss weights of the PConv ports (book/reference_implementations.md, "Loss weights of the PConv ports"); MSFEF
+#: Sect. 4 uses the same coefficients ("the same as ... the original partial convolution paper") with MSE pixel
+#: terms.
 PCONV_WEIGHTS = {"valid": 1.0, "hole": 6.0, "perceptual": 0.05, "style": 120.0, "tv": 0.1}
 
 
@@ -255,8 +256,8 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, weight: tor
     """WGAN-GP penalty (Gulrajani et al. 2017, Eq. 3): ``E[(||grad_x D(x_hat) o w||_2 - 1)^2]`` at
     ``x_hat = eps real + (1 - eps) fake``, ``eps ~ U(0, 1)`` per sample (drawn from ``generator``, or the global RNG).
     ``weight`` (``N x 1 x H x W``, e.g. the hole map ``1 - valid``) restricts the gradient norm to those pixels, as
-    DeepFill v1 does (REFERENCE.md: "its norm taken over hole pixels"); ``None`` = the whole image. The caller
-    multiplies by the penalty weight (10 in both papers)."""
+    DeepFill v1 does (book/reference_implementations.md, "DeepFill v1: losses, critics and optimiser"); ``None`` =
+    the whole image. The caller multiplies by the penalty weight (10 in both papers)."""
     if real.shape != fake.shape:
         raise ValueError(f"real {tuple(real.shape)} and fake {tuple(fake.shape)} must have the same shape")
     eps = torch.rand(real.shape[0], 1, 1, 1, generator=generator, device=real.device, dtype=real.dtype) \
@@ -271,10 +272,11 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, weight: tor
 
 
 def spatial_discount(valid: torch.Tensor, gamma: float = 0.9) -> torch.Tensor:
-    """DeepFill v1's spatially discounted weights (REFERENCE.md): a hole pixel gets ``gamma ** (d - 1)`` with ``d``
-    its chessboard distance to the nearest known pixel (1 next to the known region), so pixels near the boundary
-    count more; known pixels get 0. For one box this is DeepFill v1's ``gamma ** (distance to the box edge)``; we
-    extend it to any hole shape (our choice). An all-hole mask gives weight 1 everywhere (nothing to discount from)."""
+    """DeepFill v1's spatially discounted weights (book/reference_implementations.md, "DeepFill v1: losses, critics
+    and optimiser"): a hole pixel gets ``gamma ** (d - 1)`` with ``d`` its chessboard distance to the nearest known
+    pixel (1 next to the known region), so pixels near the boundary count more; known pixels get 0. For one box
+    this is DeepFill v1's ``gamma ** (distance to the box edge)``; we extend it to any hole shape (our choice). An
+    all-hole mask gives weight 1 everywhere (nothing to discount from)."""
     check_valid(valid)
     reached = (valid > 0).to(valid.dtype)
     out = torch.zeros_like(valid)
@@ -353,7 +355,7 @@ class InpaintingLoss(nn.Module):
         _check_pair(out, gt, valid)
         w = self.weights
         valid = valid.to(out.dtype)
-        comp = valid * gt + (1 - valid) * out  # composite (DESIGN.md)
+        comp = valid * gt + (1 - valid) * out  # composite (book/conventions.md)
         terms: dict[str, torch.Tensor] = {}
         if w["valid"] > 0 or w["hole"] > 0:
             pix = (masked_l1 if self.pixel == "l1" else masked_mse)(out, gt, valid)

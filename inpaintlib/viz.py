@@ -418,7 +418,8 @@ def bucket_bars(
 # Middlebury optical-flow colour coding (Baker et al. 2011), used by DeepFill v1 for contextual-attention offsets
 # ----------------------------------------------------------------------------------------------------------------
 def middlebury_colorwheel() -> np.ndarray:
-    """The 55-colour wheel (REFERENCE.md): RY 15, YG 6, GC 4, CB 11, BM 13, MR 6 steps; ``55 x 3`` in [0, 1]."""
+    """The 55-colour wheel: RY 15, YG 6, GC 4, CB 11, BM 13, MR 6 steps; ``55 x 3`` in [0, 1]
+    (book/reference_implementations.md, "DeepFill v1: attention-flow colours")."""
     segments = [  # (length, channel that ramps, direction, channel held at full)
         (15, 1, +1, 0),  # red -> yellow: G rises, R = 1
         (6, 0, -1, 1),  # yellow -> green: R falls, G = 1

@@ -3,11 +3,11 @@
 A checkpoint is one file, ``NAME.safetensors``, replaced atomically (temp file in the same folder, flush, ``fsync``,
 ``os.replace``): the tensors, and in the safetensors header the metadata (config, scale, step, metrics, git commit,
 library and torch versions, creation time, whatever the caller adds) with a content hash over metadata and tensors
-(format in :mod:`inpaintlib.ckpt_format`). ``NAME.json`` beside it is a readable copy of the metadata plus the
-file's sha256 and size (DESIGN.md, "Checkpoints"), written after the tensors: a kill at any instant leaves the old or
-the new checkpoint loadable; a stale sidecar is ignored with a warning, an edited one refused; temp files of an
-interrupted save are removed by the next save. Everything that can fail (serialising tensors and metadata) happens
-before the first byte hits the disk. Checkpoints of format 1 (metadata only in the sidecar) are still read.
+(format in :mod:`inpaintlib.ckpt_format`). ``NAME.json`` beside it is a readable copy of the metadata plus the file's
+sha256 and size (book/conventions.md, "Checkpoints and run folders"), written after the tensors: a kill at any instant
+leaves the old or the new checkpoint loadable; a stale sidecar is ignored with a warning, an edited one refused; temp
+files of an interrupted save are removed by the next save. Everything that can fail (serialising tensors and metadata)
+happens before the first byte hits the disk. Checkpoints of format 1 (metadata only in the sidecar) are still read.
 
 Training state (optimizer, scheduler, gradient scaler, RNG) is stored the same way: :func:`flatten_state`
 splits any nested structure of dicts/lists/tuples/scalars/tensors into prefixed tensors (for the

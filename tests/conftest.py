@@ -63,6 +63,13 @@ def pytest_collection_modifyitems(session, config, items) -> None:
         [i for i in items if i.get_closest_marker("book") is not None]
 
 
+def pytest_configure(config) -> None:
+    """One torch thread in the test process: the unit tests run beside the paper-scale smoke run's two single-thread
+    lanes, and a second thread here would only wait for a core (OpenMP threads spin while they wait). The notebook
+    runs set their own thread counts."""
+    torch.set_num_threads(1)
+
+
 def pytest_collection_finish(session) -> None:
     """Start the paper-scale smoke run as soon as the tests that read it are collected."""
     if any("paper_smoke" in getattr(item, "fixturenames", ()) for item in session.items):

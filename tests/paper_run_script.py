@@ -1,11 +1,12 @@
 """One chapter's paper-configuration training, short: run by ``tests/test_paper_runs.py`` in the test process, under
 ``torchrun`` (two gloo processes) and as a child that kills itself mid-run.
 
-``python tests/paper_run_script.py PAPER OUT [--kill-at N]``: train PAPER's paper network with its paper recipe
-(float32, :data:`STEPS` updates of :data:`BATCH` images of :data:`SIZE` px, a checkpoint after every step) into
-``OUT/run``; rank 0 writes the final weights to ``OUT/weights.safetensors`` and every rank the batches it saw to
-``OUT/rank<R>.json``. ``--kill-at N`` sends SIGKILL to this process at the start of its N-th generator update (counted
-over every stage of the chapter's training), after the checkpoint of the update before it.
+``torchrun ... tests/paper_run_script.py OUT PAPER [PAPER ...]``: for each chapter in turn, train its paper network
+with its paper recipe (float32, :data:`STEPS` updates of :func:`batch` images of :data:`SIZE` px, a checkpoint after
+every step) into ``OUT/PAPER/run``; every rank writes its final weights to ``OUT/PAPER/rank<R>.safetensors`` and the
+batches it saw to ``OUT/PAPER/rank<R>.json``. :func:`kill_at` makes a (forked) child SIGKILL itself at the start of
+its N-th generator update (counted over every stage of the chapter's training), after the checkpoint of the one
+before.
 """
 from __future__ import annotations
 
@@ -98,29 +99,36 @@ def _kill_at(n: int) -> None:
     loop.generator_step = step
 
 
+def kill_at(n: int) -> None:
+    """In a child that is about to train: SIGKILL it at the start of its ``n``-th generator update."""
+    _kill_at(n)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("paper")
-    p.add_argument("out", type=Path)
-    p.add_argument("--kill-at", type=int)
+    p.add_argument("out", type=Path, help="one folder per chapter is made in it")
+    p.add_argument("papers", nargs="+")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
-    if a.kill_at:
-        _kill_at(a.kill_at)
     rank = int(os.environ.get("RANK", 0))
-    seen: list[list[float]] = []
+    from safetensors.torch import save_file
+
     from inpaintlib.train import loop
 
     real_prepare = loop.prepare_batch
+    for paper in a.papers:  # one process group for every chapter, as a user's script training several would have
+        out, seen = a.out / paper, []
+        out.mkdir(parents=True, exist_ok=True)
 
-    def prepare(images, *args, **kwargs):  # record each rank's shard
-        seen.append([int(images.shape[0]), float(images.sum())])
-        return real_prepare(images, *args, **kwargs)
-    loop.prepare_batch = prepare
-    model = train_once(a.paper, a.out, world=int(os.environ.get("WORLD_SIZE", 1)))
-    (a.out / f"rank{rank}.json").write_text(json.dumps(seen))
-    from safetensors.torch import save_file
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, a.out / f"rank{rank}.safetensors")
+        def prepare(images, *args, **kwargs):  # record each rank's shard
+            seen.append([int(images.shape[0]), float(images.sum())])
+            return real_prepare(images, *args, **kwargs)
+        loop.prepare_batch = prepare
+        model = train_once(paper, out, world=int(os.environ.get("WORLD_SIZE", 1)))
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out / f"rank{rank}.safetensors")
+        tmp = out / f".rank{rank}.json"
+        tmp.write_text(json.dumps(seen))
+        os.replace(tmp, out / f"rank{rank}.json")  # last, and whole: the test waits for it
 
 
 if __name__ == "__main__":

@@ -50,6 +50,27 @@ def test_ranking_says_cannot_tell_only_where_the_paired_difference_is_within_two
     assert Q.ranking(low, "irregular", "l1").loc["b", "ranking"].startswith("A >")
 
 
+def test_crops_of_one_photograph_count_once_in_the_standard_error():
+    # 4 photographs x 6 crops: B trails A by 1 dB on three photographs and leads by 0.6 on the fourth; within a
+    # photograph the difference hardly varies. Over the 24 pairs that looks certain; over 4 photographs it is not.
+    rng = np.random.default_rng(0)
+    rows = []
+    for k in range(24):
+        photo = k % 4
+        base = rng.normal(25, 3)
+        for name, shift in (("A", 0.0), ("B", -1.0 if photo < 3 else 0.6)):
+            rows.append(dict(method=name, checkpoint="-", mask_set="irregular", bucket="b", image=k, mask=k,
+                             photo=f"p{photo}", psnr=base + shift + rng.normal(0, 0.01), ssim=0.5, l1=1.0))
+    pairs = pd.DataFrame(rows)
+    assert Q.ranking(pairs.drop(columns="photo"), "irregular").loc["b", "ranking"] == "A > B"  # pairs as if independent
+    assert Q.ranking(pairs, "irregular").loc["b", "ranking"] == "A ≈ B"  # by photograph: cannot tell
+    summ = Q.summary(pairs).set_index(["method", "bucket", "metric"])
+    assert summ.loc[("B", "b", "psnr"), "n"] == 24 and summ.loc[("B", "b", "psnr"), "n_photos"] == 4
+    per_photo = pairs[pairs.method == "B"].groupby("photo")["psnr"].mean()
+    assert summ.loc[("B", "b", "psnr"), "se"] == pytest.approx(per_photo.std(ddof=1) / 2)
+    assert Q.test_sources()[:4] == Q.test_sources()[4:8]  # item i is a crop of photograph i mod 4 (SampleScenes)
+
+
 def test_summary_and_demo_gain_are_computed_on_the_same_pairs():
     pairs = pd.concat([_pairs({"Net:ci": 20.0, "Net:demo": 21.5}, bucket="b0"),
                        _pairs({"Net:ci": 18.0, "Net:demo": 17.0}, bucket="b1", seed=1)])

@@ -193,7 +193,7 @@ def _batch(n=2, s=64):
 
 
 def test_paper_configuration_parameter_count_is_pinned():
-    # DeepFill v1 layers (REFERENCE.md), c = 32, dilations 2/4/8/16: the paper prints no count
+    # DeepFill v1 layers (book/reference_implementations.md), c = 32, dilations 2/4/8/16: the paper prints no count
     assert CtxAttnNet(CtxAttnConfig.paper()).num_parameters() == 3_490_886
 
 
@@ -259,7 +259,7 @@ def test_recipe_scales_change_only_what_they_say_and_register_the_model():
 
     p = ctxattn_training("paper").train
     assert (p.lr, p.betas, p.batch_size) == (1e-4, (0.5, 0.9), 16)
-    assert p.d_steps == 5  # DeepFill v1: 5 critic updates per generator update (REFERENCE.md)
+    assert p.d_steps == 5  # DeepFill v1: 5 critic updates per generator update (book/reference_implementations.md)
     ci = changes_from_paper(ctxattn_training("ci"))
     assert ci["train.d_steps"] == (5, 1)  # changed at ci: cost
     assert ctxattn_training("demo").train.d_steps == 1  # demo derives from ci

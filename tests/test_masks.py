@@ -167,7 +167,8 @@ def test_cellular_automaton_is_blocky_at_its_grid_scale_and_dilated_with_a_cross
 
 
 def test_cellular_automaton_applies_the_3x3_majority_vote_r_times_to_bernoulli_noise():
-    # independent re-implementation of REFERENCE.md's rule: count of holes in the 3x3 window
+    # independent re-implementation of the rule in book/reference_implementations.md ("AIM 2020 masks"): count of
+    # holes in the 3x3 window
     # (zero border) >= 5 keeps a hole; scale 1 means no upsampling and no dilation
     from scipy.ndimage import convolve
     for seed, r in [(0, 2), (1, 3), (2, 6)]:

@@ -115,6 +115,38 @@ def test_loss_has_the_three_terms_of_eq16_and_reaches_only_the_output_through_th
     assert all(p.grad is not None for p in net.parameters() if p.requires_grad)
 
 
+def test_the_loss_network_is_frozen_so_feature_terms_reach_the_weights_only_through_the_output():
+    import copy
+
+    import torch.nn.functional as F
+    from inpaintlib.papers.msanet import LOSS_FEATURES
+
+    torch.manual_seed(0)
+    net = MSANet(MSANetConfig.ci())
+    x, v = torch.rand(2, 3, 64, 64), _valid(2, 64, (16, 40, 16, 40))
+    params = list(net.parameters())
+    w = {"l2": 0.0, "perceptual": 1.0, "style": 100.0}  # the feature terms alone
+    loss, _ = msanet_loss(net, x, v, w)
+    got = torch.autograd.grad(loss, params, allow_unused=True)
+
+    def feature_terms(loss_net):  # Eq. 12 and Eq. 15 on the filled image, features by ``loss_net``
+        out = net(x, v)
+        ones = torch.ones_like(v)
+        _, f_gt = loss_net(x, ones, return_features=True, check=False)
+        _, f_out = loss_net(v * x + (1 - v) * out, ones, return_features=True, check=False)
+        return (sum(F.mse_loss(f_out[k], f_gt[k].detach()) for k in LOSS_FEATURES)
+                + w["style"] * sum((gram(f_out[k]) - gram(f_gt[k].detach())).abs().mean() for k in LOSS_FEATURES))
+
+    frozen = torch.autograd.grad(feature_terms(copy.deepcopy(net).requires_grad_(False)), params, allow_unused=True)
+    live = torch.autograd.grad(feature_terms(net), params, allow_unused=True)  # the loss network trained too
+
+    def close(a, b):
+        return all((p is None and q is None) or (p is not None and q is not None and torch.allclose(p, q, atol=1e-7))
+                   for p, q in zip(a, b))
+    assert close(got, frozen)
+    assert not close(got, live)  # the two readings differ here, so the first assertion can tell them apart
+
+
 def test_gram_is_normalised_by_hwc():
     f = torch.ones(1, 2, 3, 4)
     assert torch.allclose(gram(f), torch.full((1, 2, 2), 12 / 24))

@@ -4,7 +4,9 @@ exactly where it stopped.
 
 Each chapter's own training function runs its **paper** network and paper recipe (layers, widths, losses,
 discriminators and stages as printed), float32, two updates on images as small as the network accepts
-(``tests/paper_run_script.py``). Mixed precision is ``test_amp_paths.py``'s; the toy network's DDP bookkeeping
+(``tests/paper_run_script.py``). One ``torchrun`` trains the five chapters one after the other in the background (one
+process group for all, as a script that trains several networks would have) while this process trains each chapter
+alone, kills a forked copy of the run in the middle and resumes it. Mixed precision is ``test_amp_paths.py``'s; the toy network's DDP bookkeeping
 (rank 0 alone logs and saves, the group is torn down) is ``test_ddp.py``'s.
 """
 from __future__ import annotations
@@ -12,9 +14,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -53,6 +57,32 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture(scope="module")
+def ddp_runs(tmp_path_factory):
+    """Start the two-process run of every chapter; yields ``wait(paper)``, which returns that chapter's folder once
+    both ranks have written it (the later chapters train on while this process checks the earlier ones)."""
+    out = tmp_path_factory.mktemp("ddp")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2", "--master_addr",
+         "127.0.0.1", "--master_port", str(_free_port()), str(HERE / "paper_run_script.py"), str(out), *PAPERS],
+        cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def wait(paper: str) -> Path:
+        done = [out / paper / f"rank{r}.json" for r in (0, 1)]  # written after the weights, atomically
+        deadline = time.monotonic() + 1800
+        while not all(p.is_file() for p in done) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if not all(p.is_file() for p in done):
+            proc.kill()
+            log, _ = proc.communicate()
+            pytest.fail(f"the two-process run did not finish {paper} (exit {proc.returncode}):\n{log[-4000:]}")
+        return out / paper
+    yield wait
+    if proc.poll() is None:
+        proc.communicate(timeout=600)
+    assert proc.returncode == 0
+
+
 def _log(run: Path) -> list[dict]:
     return [json.loads(s) for s in (run / "metrics.jsonl").read_text().splitlines()]
 
@@ -62,42 +92,43 @@ def _stage_runs(out: Path) -> list[Path]:
     return sorted(p.parent for p in (out / "run").rglob("metrics.jsonl"))
 
 
+def _killed_child(paper: str, out: Path, at: int) -> int:
+    """Fork a copy of this process that trains ``paper`` into ``out`` and SIGKILLs itself at its ``at``-th update;
+    return its wait status."""
+    pid = os.fork()
+    if pid == 0:  # the child never returns into pytest
+        try:
+            S.kill_at(at)
+            S.train_once(paper, out)
+        finally:
+            os._exit(1)  # reached only if the kill did not come
+    return os.waitpid(pid, 0)[1]
+
+
 @pytest.mark.parametrize("paper", PAPERS)
 def test_paper_run_killed_and_resumed_continues_exactly_and_two_processes_train_like_one(paper, tmp_path,
-                                                                                          one_thread):
-    ref_out, killed_out, ddp_out = tmp_path / "ref", tmp_path / "killed", tmp_path / "ddp"
-    for d in (ref_out, killed_out, ddp_out):
-        d.mkdir()
-    env = _env()
-    torchrun = subprocess.Popen(  # two gloo processes, beside the single-process runs below
-        [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2", "--master_addr",
-         "127.0.0.1", "--master_port", str(_free_port()), str(HERE / "paper_run_script.py"), paper, str(ddp_out)],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        # the uninterrupted single-process run, whole batch
-        torch.manual_seed(0)
-        ref = S.train_once(paper, ref_out)
-        n_updates = sum(len([r for r in _log(run) if r["kind"] == "train"]) for run in _stage_runs(ref_out))
+                                                                                          one_thread, ddp_runs):
+    ref_out, killed_out = tmp_path / "ref", tmp_path / "killed"
+    # the uninterrupted single-process run, whole batch
+    ref = S.train_once(paper, ref_out)
+    n_updates = sum(len([r for r in _log(run) if r["kind"] == "train"]) for run in _stage_runs(ref_out))
 
-        # a child killed at the start of its last update (after the checkpoint of the one before), then resumed here
-        killed = subprocess.run([sys.executable, str(HERE / "paper_run_script.py"), paper, str(killed_out),
-                                 "--kill-at", str(n_updates)], cwd=REPO, env=env, capture_output=True, text=True,
-                                timeout=600)
-        assert killed.returncode == -9, killed.stdout[-2000:] + killed.stderr[-2000:]
-        last = json.loads((_stage_runs(killed_out)[-1] / "last.json").read_text())
-        assert last["step"] == S.STEPS - 1  # it died between the checkpoints, one update short
-        resumed = S.train_once(paper, killed_out, resume=True)
-        ref_sd, res_sd = ref.state_dict(), resumed.state_dict()
-        assert ref_sd.keys() == res_sd.keys()
-        for k in ref_sd:
-            assert torch.equal(ref_sd[k], res_sd[k]), f"{paper}: {k} differs after kill and resume"
-        for a, b in zip(_stage_runs(ref_out), _stage_runs(killed_out)):
-            assert a.relative_to(ref_out) == b.relative_to(killed_out)
-            keep = ("kind", "step", "loss", "lr")
-            assert [{k: r.get(k) for k in keep} for r in _log(a)] == [{k: r.get(k) for k in keep} for r in _log(b)]
-    finally:
-        out, _ = torchrun.communicate(timeout=600)
-    assert torchrun.returncode == 0, out[-4000:]
+    # a copy killed at the start of its last update (after the checkpoint of the one before), then resumed here
+    status = _killed_child(paper, killed_out, n_updates)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
+    last = json.loads((_stage_runs(killed_out)[-1] / "last.json").read_text())
+    assert last["step"] == S.STEPS - 1  # it died between the checkpoints, one update short
+    resumed = S.train_once(paper, killed_out, resume=True)
+    ref_sd, res_sd = ref.state_dict(), resumed.state_dict()
+    assert ref_sd.keys() == res_sd.keys()
+    for k in ref_sd:
+        assert torch.equal(ref_sd[k], res_sd[k]), f"{paper}: {k} differs after kill and resume"
+    for a, b in zip(_stage_runs(ref_out), _stage_runs(killed_out)):
+        assert a.relative_to(ref_out) == b.relative_to(killed_out)
+        keep = ("kind", "step", "loss", "lr")
+        assert [{k: r.get(k) for k in keep} for r in _log(a)] == [{k: r.get(k) for k in keep} for r in _log(b)]
+
+    ddp_out = ddp_runs(paper)
 
     # the two ranks: shards of half their batch each, identical parameters at the end
     seen = [json.loads((ddp_out / f"rank{r}.json").read_text()) for r in (0, 1)]

@@ -193,9 +193,11 @@ def test_threshold_zero_is_the_plain_partial_convolution_update(delta):
     assert torch.equal(new, pconv_valid)
 
 
-def test_a_flat_image_falls_back_to_the_plain_update():
-    v = random_valid(4, n=1)
-    q = inpainting_priority(torch.full((1, 3, W, W), 0.3), v, residue=False)
+@pytest.mark.parametrize("residue", [False, True])  # Eq. 7's branch and Eq. 8's (residue of a constant: rounding)
+@pytest.mark.parametrize("value", [0.3, 0.7, 17.0])
+def test_a_flat_image_falls_back_to_the_plain_update(residue, value):
+    v = random_valid(4, n=2)
+    q = inpainting_priority(torch.full((2, 3, W, W), value), v, residue=residue)
     assert q.abs().max() == 0
     assert torch.equal(priority_mask_update(v, q, 0.5), maxpool_mask_update(v))
 
@@ -426,3 +428,15 @@ def test_ci_ablation_runs_every_table2_row_on_32px_crops_with_the_ci_network():
     for name in ("HRNet", "Full-Fledged"):
         with torch.no_grad():
             assert PMRFNNet(table2_variant(cfg, name)).eval()(img, v).shape == (1, 3, 32, 32)
+
+
+def test_table2_repeats_are_found_in_any_metric_and_counted_by_significant_digits():
+    from inpaintlib.chapter import repeated_values
+    from inpaintlib.papers.pmrfn import tables
+
+    rep = tables.table2_repeats()
+    psnr = rep[rep.metric == "psnr"].iloc[0]
+    assert set(psnr.rows.split("; ")) == {"w/o ARF", "w/o MRF 3"} and psnr["significant digits"] == 5
+    made_up = {"fid": {"a": (7.5, 1.0), "b": (7.5, 2.0), "c": (7.25, 3.0)}}
+    found = repeated_values(made_up, ["x", "y"])
+    assert found[["bucket", "value", "significant digits", "rows"]].values.tolist() == [["x", 7.5, 2, "a; b"]]

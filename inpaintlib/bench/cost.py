@@ -199,7 +199,8 @@ def _manifest_entries() -> dict:
     return {e.get("name"): e for e in entries if isinstance(e, dict)}
 
 
-#: What the five papers state about their cost (quoted; section of the paper text in ../shared/papers/).
+#: What the five papers state about their cost (quoted; the last field is the section or table of the paper, cited in
+#: book/references.bib).
 PAPER_STATEMENTS = [
     ("MSA-Net", "test time per image", "about 0.026 s", "one Titan XP (12 GB)", "Sect. 4"),
     ("MSA-Net", "training, Places2 / CelebA-HQ", "7 days / 3 days, batch 16", "one Titan XP (12 GB)", "Sect. 4"),

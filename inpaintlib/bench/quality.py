@@ -1,7 +1,8 @@
 """The bench's quality protocol: every network of the book (its ci and demo checkpoints) and the three classical
 methods on the same test photographs and the same fixed mask sets, scored the same way.
 
-* photographs: the sample scenes' test split at 64 px (16 photographs; never trained on);
+* photographs: the sample scenes' test split at 64 px (16 images: 4 crops of each of 4 photographs; never trained
+  on);
 * mask sets (all ``valid`` maps, fixed by their seeds): ``irregular`` -- the library's irregular test masks in
   Liu et al.'s six hole-ratio buckets (8 per bucket); ``centre box`` -- the 25% centre square, on every
   photograph; ``DeepGIN types`` -- DeepGIN's three AIM 2020 types (box, cellular automaton, free-form), 8 each;
@@ -9,8 +10,10 @@ methods on the same test photographs and the same fixed mask sets, scored the sa
 * methods: networks at their training size (:func:`inpaintlib.chapter.at_training_size`), classical methods at
   64 px; exemplar-based inpainting with 5x5 patches (no 9x9 patch is fully known under many large masks);
 * metrics on the composite over the whole image: PSNR, SSIM, L1 in %, and LPIPS where its weights are installed
-  (they cannot be downloaded here); no FID: with 16 test photographs its estimate is dominated by its small-sample
-  bias (the Foundations chapter's metrics notebook shows it); the spread is the standard error over the pairs; rankings compare methods pair by pair.
+  (they cannot be downloaded here); no FID: with 16 test images its estimate is dominated by its small-sample
+  bias (the Foundations chapter's metrics notebook shows it); the spread is the standard error over the photographs
+  (each photograph's mean over its crops and masks first: crops of one photograph are not independent samples);
+  rankings compare methods on the same pairs, with that standard error.
 """
 from __future__ import annotations
 
@@ -49,9 +52,17 @@ def protocol() -> Protocol:
 
 
 def test_photographs(size: int = SIZE) -> torch.Tensor:
-    """The sample scenes' test photographs, ``N x 3 x size x size``."""
+    """The sample scenes' test images, ``N x 3 x size x size``: several crops of each test photograph
+    (:func:`test_sources` says which)."""
     te = SampleScenes("test", size)
     return torch.stack([te[i] for i in range(len(te))])
+
+
+def test_sources(size: int = SIZE) -> list[str]:
+    """For each image of :func:`test_photographs`, the photograph it was cropped from: crops of one photograph are
+    not independent samples, so standard errors are taken over photographs (:func:`ranking`)."""
+    te = SampleScenes("test", size)
+    return [te.crop_spec(i)["photo"] for i in range(len(te))]
 
 
 def mask_sets(size: int = SIZE, per_bucket: int = 8, per_type: int = 8, seed: int = 0) -> dict[str, tuple]:
@@ -96,8 +107,18 @@ def methods(papers=tuple(LABELS), classical: bool = True, scale: str = "ci", dat
     return out
 
 
-def score(predictors: Mapping[tuple[str, str], Callable], images: torch.Tensor, sets: Mapping[str, tuple]) -> pd.DataFrame:
-    """One row per (method, checkpoint, mask set, pair): ``bucket, image, mask, psnr, ssim, l1``."""
+def hole_depth(masks: torch.Tensor) -> float:
+    """The largest distance (px) from a hole pixel to the nearest known pixel over ``masks`` (``N x 1 x H x W``
+    valid maps): how far into a hole a method has to reach."""
+    from scipy.ndimage import distance_transform_edt
+
+    return float(max(distance_transform_edt(m[0].numpy() < 0.5).max() for m in masks))
+
+
+def score(predictors: Mapping[tuple[str, str], Callable], images: torch.Tensor, sets: Mapping[str, tuple],
+          sources: list[str] | None = None) -> pd.DataFrame:
+    """One row per (method, checkpoint, mask set, pair): ``bucket, image, mask, psnr, ssim, l1``, and ``photo``
+    (``sources[image]``, the photograph the image was cropped from) when ``sources`` is given."""
     frames, proto = [], protocol()
     for (name, ckpt), fn in predictors.items():
         for set_name, (masks, labels) in sets.items():
@@ -105,6 +126,8 @@ def score(predictors: Mapping[tuple[str, str], Callable], images: torch.Tensor, 
             f = evaluate(fn, images, masks, proto, mask_buckets=labels if given else None).per_image
             if not given:
                 f["bucket"] = [labels[m] for m in f["mask"]]
+            if sources is not None:
+                f["photo"] = [sources[i] for i in f["image"]]
             frames.append(f.assign(method=name, checkpoint=ckpt, mask_set=set_name))
     return pd.concat(frames, ignore_index=True)
 
@@ -112,31 +135,46 @@ def score(predictors: Mapping[tuple[str, str], Callable], images: torch.Tensor, 
 def summary(pairs: pd.DataFrame) -> pd.DataFrame:
     """Mean and standard error per (method, checkpoint, mask set, bucket incl. ``"all"``, metric): the tidy table
     the cost notebook reads (``quality.csv``), with ``n`` the number of pairs scored (NaN pairs dropped)."""
-    long = pairs.melt(id_vars=["method", "checkpoint", "mask_set", "bucket", "image", "mask"],
-                      value_vars=[m for m in ("psnr", "ssim", "l1", "lpips") if m in pairs], var_name="metric").dropna(subset=["value"])
+    ids = ["method", "checkpoint", "mask_set", "bucket", "image", "mask"] + (["photo"] if "photo" in pairs else [])
+    long = pairs.melt(id_vars=ids, value_vars=[m for m in ("psnr", "ssim", "l1", "lpips") if m in pairs],
+                      var_name="metric").dropna(subset=["value"])
     both = pd.concat([long, long.assign(bucket="all")])
-    g = both.groupby(["method", "checkpoint", "mask_set", "bucket", "metric"], sort=False)["value"]
+    keys = ["method", "checkpoint", "mask_set", "bucket", "metric"]
+    g = both.groupby(keys, sort=False)["value"]
     out = g.agg(mean="mean", n="count", sd="std").reset_index()
-    out["se"] = out["sd"] / np.sqrt(out["n"])
-    return out.drop(columns="sd")
+    if "photo" not in pairs:
+        out["se"] = out["sd"] / np.sqrt(out["n"])
+        return out.drop(columns="sd")
+    # the standard error over photographs (the mean per photograph first; see _paired)
+    per_photo = both.groupby(keys + ["photo"], sort=False)["value"].mean().groupby(level=keys, sort=False)
+    photo = per_photo.agg(n_photos="count", sd_photos="std").reset_index()
+    out = out.drop(columns="sd").merge(photo, on=keys, how="left")
+    out["se"] = out["sd_photos"] / np.sqrt(out["n_photos"])
+    return out.drop(columns="sd_photos")
 
 
 def _paired(a: pd.Series, b: pd.Series) -> tuple[float, float]:
+    """Mean paired difference ``a - b`` and its standard error. With a ``photo`` level in the index the pairs are
+    grouped by photograph first (the mean difference per photograph) and the standard error is over photographs: the
+    crops and masks of one photograph share its content, so counting them as independent would overstate the sample."""
     d = (a - b).dropna()
+    if "photo" in (d.index.names or []):
+        d = d.groupby(level="photo").mean()
     se = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")
     return float(d.mean()), se
 
 
 def ranking(pairs: pd.DataFrame, mask_set: str, metric: str = "psnr") -> pd.DataFrame:
     """Per bucket of ``mask_set``: the methods ordered by mean ``metric`` (higher is better, L1 lower), and between
-    neighbours ``>`` when the paired difference over the same pairs exceeds two standard errors, else ``≈``
-    ("cannot tell"). Columns: ``ranking`` (the text), ``clear`` and ``cannot_tell`` (counts of the links)."""
+    neighbours ``>`` when the paired difference over the same pairs exceeds two standard errors (over photographs
+    when ``pairs`` has a ``photo`` column: :func:`_paired`), else ``≈`` ("cannot tell"). Columns: ``ranking`` (the text), ``clear`` and ``cannot_tell`` (counts of the links)."""
     sign = -1 if metric == "l1" else 1
     sub = pairs[pairs["mask_set"] == mask_set].assign(name=lambda f: f["method"] + np.where(
         f["checkpoint"] == "-", "", " (" + f["checkpoint"] + ")"))
     rows = {}
     for bucket, f in sub.groupby("bucket", sort=False):
-        wide = f.pivot_table(index=["image", "mask"], columns="name", values=metric) * sign
+        keys = ["photo", "image", "mask"] if "photo" in f else ["image", "mask"]
+        wide = f.pivot_table(index=keys, columns="name", values=metric) * sign
         order = wide.mean().sort_values(ascending=False).index
         text, clear = [order[0]], 0
         for a, b in zip(order, order[1:]):

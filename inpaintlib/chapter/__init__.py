@@ -22,7 +22,7 @@ from .figures import completion_grid, cost_by_part, delta_bars, learning_curve, 
 from .runs import (checkpoint_path, evaluate_methods, load_trained, predictor, run_variants, shipped_checkpoints,
                    train_model)
 from .summary import against_mean_fill, learning_summary
-from .tables import beside_paper, paper_frame, show, versus
+from .tables import beside_paper, paper_frame, repeated_values, show, versus
 from .verdict import Verdict, compare_to_paper
 
 __all__ = [
@@ -30,5 +30,5 @@ __all__ = [
     "DEMO_SIZE", "TRAINING_NOTEBOOKS", "at_training_size", "ci_model", "demo_against_ci", "demo_model",
     "against_mean_fill", "learning_summary", "ChapterData", "chapter_data", "per_bucket_for", "test_masks", "completion_grid", "cost_by_part", "delta_bars", "learning_curve",
     "training_terms", "checkpoint_path", "evaluate_methods", "load_trained", "shipped_checkpoints", "predictor",
-    "run_variants", "train_model", "beside_paper", "paper_frame", "show", "versus", "Verdict", "compare_to_paper",
+    "run_variants", "train_model", "beside_paper", "paper_frame", "show", "versus", "repeated_values", "Verdict", "compare_to_paper",
 ]

@@ -17,7 +17,8 @@ and never compares ``scale`` with a string or names a dataset itself. The rules 
   ``paper`` continue a killed run from its last checkpoint.
 * **smoke** (a dry run before a long run, PyTorch Lightning's ``fast_dev_run`` in spirit): every cell once, each
   training capped at :data:`SMOKE` steps (logged every step, so the bill can time them), one test photograph, one
-  mask per bucket, at most two ablation variants with one seed. The run's artifacts go where the pipeline puts
+  mask per bucket, one pair for the evaluation during training, one example per figure, at most two ablation
+  variants with one seed. The run's artifacts go where the pipeline puts
   them (``python -m inpaintlib.reproduce --smoke`` writes them under ``_build/smoke/``, never over a real run).
 * **knobs** override single settings: ``max_steps``, ``warmup_steps``, ``batch_size``, ``masks_per_bucket``,
   ``test_images``, ``datasets``, ``n_seeds``, ``variants``, ``vgg_backbone``, ``exemplar_iters``. A knob given as a
@@ -173,7 +174,9 @@ class Run:
         names = tuple(names or self.datasets)
         kw = dict(data_root=self.data_root if self.paper_data else None, seed=self.seed,
                   mask_label=mask_label or self.spec.mask_label, mask_generator=mask_generator,
-                  per_bucket=self.knob("masks_per_bucket"), max_test_images=self.knob("test_images"))
+                  per_bucket=self.knob("masks_per_bucket"), max_test_images=self.knob("test_images"),
+                  n_examples=self.knob("test_images") or 4,  # a smoke run's figures: one example each
+                  n_eval=1 if self.smoke else None)  # and its evaluation during training: one pair
         if names == ("sample_scenes",):
             return chapter_data(self.scale, size or self.size, protocol or self.spec.protocol(), **kw)
         return chapter_data(self.scale, size or self.size, protocol or self.spec.protocol(), datasets=names, **kw)

@@ -48,20 +48,31 @@ def test_masks(size: int, scale: str, buckets: Sequence[tuple[float, float]] = B
 @dataclass
 class ChapterData:
     """One dataset's split for a chapter: ``name``, the training ``train`` Dataset, the stacked ``test_images``
-    (N x 3 x H x W), the ``mask_set`` and its stacked ``masks`` (M x 1 x H x W), and the scoring ``protocol``."""
+    (N x 3 x H x W), the ``mask_set`` and its stacked ``masks`` (M x 1 x H x W), the scoring ``protocol``, and
+    ``n_examples``, how many pairs a figure of examples shows by default (4; a smoke run's ``test_images``)."""
 
     name: str
     train: torch.utils.data.Dataset
     test_images: torch.Tensor
     mask_set: MaskTestSet
     protocol: Protocol
+    n_examples: int = 4
+    n_eval: int | None = None
 
     @property
     def masks(self) -> torch.Tensor:
         return self.mask_set.masks()
 
-    def examples(self, buckets: Sequence[int] = (0, 2, 3, 4), n: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
-        """``n`` test photographs, each with the first test mask of one of ``buckets`` (cycled): for figures."""
+    def training_eval(self) -> dict[str, torch.Tensor]:
+        """``eval_images``/``eval_masks`` for a training function's evaluation during training: every test pair,
+        or the first ``n_eval`` masks (a smoke run evaluates one pair: the code path, not the number)."""
+        masks = self.masks if self.n_eval is None else self.masks[:self.n_eval]
+        return {"eval_images": self.test_images, "eval_masks": masks}
+
+    def examples(self, buckets: Sequence[int] = (0, 2, 3, 4), n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` (default :attr:`n_examples`) test photographs, each with the first test mask of one of ``buckets``
+        (cycled): for figures."""
+        n = self.n_examples if n is None else n
         ids = self.mask_set.bucket_ids
         pick = [int(np.flatnonzero(ids == b)[0]) for b in buckets]
         images = self.test_images[[i % len(self.test_images) for i in range(n)]]
@@ -75,11 +86,14 @@ def _stack(dataset, limit: int) -> torch.Tensor:
 def chapter_data(scale: str, size: int, protocol: Protocol, *, data_root: str | os.PathLike | None = None,
                  datasets: Sequence[str] = (), seed: int = 0, mask_label: str | None = None,
                  mask_generator: str = "irregular", per_bucket: int | None = None,
-                 max_test_images: int | None = None) -> dict[str, ChapterData]:
+                 max_test_images: int | None = None, n_examples: int = 4,
+                 n_eval: int | None = None) -> dict[str, ChapterData]:
     """``name -> ChapterData`` for the chapter: at ``paper`` scale with ``data_root``, one entry per name in
     ``datasets`` (each prepared under ``data_root/<name>``); otherwise one entry, ``"sample_scenes"``. Test masks
     use the protocol's buckets (``per_bucket`` of them per bucket; default :data:`PER_BUCKET`); at most
-    ``max_test_images`` test photographs are scored (default :data:`MAX_TEST_IMAGES`; both are smoke-test knobs)."""
+    ``max_test_images`` test photographs are scored (default :data:`MAX_TEST_IMAGES`; both are smoke-test knobs);
+    figures of examples show ``n_examples`` pairs by default, and the evaluation during training uses the first
+    ``n_eval`` masks (all by default)."""
     check_scale(scale)
     masks = test_masks(size, scale, protocol.buckets, protocol.closed, mask_label, mask_generator,
                        per_bucket=per_bucket)
@@ -89,9 +103,11 @@ def chapter_data(scale: str, size: int, protocol: Protocol, *, data_root: str | 
         for name in datasets:
             root = Path(data_root) / name
             out[name] = ChapterData(name, open_dataset(name, root, "train", size, seed=seed),
-                                    _stack(open_dataset(name, root, "test", size), limit), masks, protocol)
+                                    _stack(open_dataset(name, root, "test", size), limit), masks, protocol,
+                                    n_examples, n_eval)
         return out
     if data_root is not None:
         print(f"data_root is used at paper scale only; {scale} scale uses the sample scenes")
     return {"sample_scenes": ChapterData("sample_scenes", SampleScenes("train", size, seed=seed),
-                                         _stack(SampleScenes("test", size), limit), masks, protocol)}
+                                         _stack(SampleScenes("test", size), limit), masks, protocol,
+                                         n_examples, n_eval)}

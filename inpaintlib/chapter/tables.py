@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-__all__ = ["FORMATS", "paper_frame", "beside_paper", "show", "versus"]
+__all__ = ["FORMATS", "paper_frame", "beside_paper", "show", "versus", "repeated_values"]
 
 #: Display format per metric (our names).
 FORMATS = {"psnr": "{:.2f}", "ssim": "{:.3f}", "mse": "{:.4f}", "l1": "{:.2f}", "lpips": "{:.3f}"}
@@ -20,6 +20,26 @@ FORMATS = {"psnr": "{:.2f}", "ssim": "{:.3f}", "mse": "{:.4f}", "l1": "{:.2f}", 
 def paper_frame(table: Mapping[str, Mapping[str, Sequence[float]]], metric: str, buckets: Sequence[str]) -> pd.DataFrame:
     """One metric of a paper's printed table as a frame: rows = the table's rows, columns = ``buckets``."""
     return pd.DataFrame({row: list(vals) for row, vals in table[metric].items()}, index=list(buckets)).T
+
+
+def repeated_values(table: Mapping[str, Mapping[str, Sequence[float]]],
+                    buckets: Sequence[str] | None = None) -> pd.DataFrame:
+    """Values a paper prints identically in two or more rows of one metric and bucket, with the number of significant
+    digits they share (two-digit values can coincide by chance; five or six digits hardly can, and then suggest a
+    row copied from another). ``table`` in the printed-table form above; one row per repeat."""
+    out = []
+    for metric, rows in table.items():
+        n = len(next(iter(rows.values())))
+        for i in range(n):
+            seen: dict[float, list[str]] = {}
+            for row, vals in rows.items():
+                seen.setdefault(vals[i], []).append(row)
+            for v, where in seen.items():
+                if len(where) > 1:
+                    digits = len(f"{v:.4f}".rstrip("0").replace(".", "").lstrip("0"))
+                    out.append({"metric": metric, "bucket": buckets[i] if buckets else i, "value": v,
+                                "significant digits": digits, "rows": "; ".join(where)})
+    return pd.DataFrame(out, columns=["metric", "bucket", "value", "significant digits", "rows"])
 
 
 def _cell(mean: float, std: float, n: int, fmt: str) -> str:

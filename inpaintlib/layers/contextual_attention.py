@@ -8,9 +8,10 @@ The six steps of Fig. 2 (Charef & Ouqour) in the terms of Yu et al., as the laye
    at the same resolution (1 = known, 0 = hole);
 2. *foreground/background separation*: ``f`` and ``b`` are downsampled by ``rate`` (nearest) for matching;
    ``patch_size`` x ``patch_size`` background patches are extracted at stride 1 and a patch is *usable* only if
-   its window holds no hole pixel (REFERENCE.md, DeepFill v1). The hole map is brought to the matching resolution
-   by ``mask_downsample``: ``"nearest"`` (DeepFill v1's published code) keeps every ``rate``-th pixel, which can call
-   a patch usable although its full-resolution raw patch touches the hole (thin strokes are often missed);
+   its window holds no hole pixel (book/reference_implementations.md, "DeepFill v1: contextual attention"). The
+   hole map is brought to the matching resolution by ``mask_downsample``: ``"nearest"`` (DeepFill v1's published
+   code) keeps every ``rate``-th pixel, which can call a patch usable although its full-resolution raw patch touches
+   the hole (thin strokes are often missed);
    ``"any"`` (max pooling) marks a position as hole if any of its pixels is, so usable patches are truly clean, but
    with irregular masks few or no patches may remain usable;
 3. *reshape*: the background patches, each L2-normalised (norm floored at 1e-4; the foreground is not normalised),
@@ -86,7 +87,8 @@ class ContextualAttention(nn.Module):
     ``N x C x H x W`` feature maps (``background=None`` uses the foreground), ``valid`` is ``N x 1 x H x W``
     (1 = known, 0 = hole) at the same resolution; ``H`` and ``W`` must be multiples of ``rate``. Returns the
     reconstruction ``N x C x H x W`` (and an :class:`AttentionDetails` with ``return_details=True``). The
-    convention followed is the DeepFill v1 reference as written in REFERENCE.md; see the module docstring.
+    convention followed is the DeepFill v1 reference (book/reference_implementations.md, "DeepFill v1: contextual
+    attention"); see the module docstring.
     """
 
     def __init__(self, patch_size: int = 3, rate: int = 2, softmax_scale: float = 10.0, fuse: bool = True,

@@ -68,11 +68,11 @@ class PatchDiscriminator(nn.Module):
 
 
 class WGANCritic(nn.Module):
-    """WGAN critic of DeepFill v1 (Yu et al. 2018; REFERENCE.md, "DeepFill v1 ... details"): ``5x5`` stride-2
-    convolutions of ``widths`` channels (64, 128, 256, 256 for the global critic; 64, 128, 256, 512 for the local
-    one), LeakyReLU(0.2) after each, no normalisation (a gradient penalty is used instead), then a dense layer from
-    the flattened map to one score. ``input_size`` fixes the dense layer's width (the input must be square of that
-    side). ``forward(x) -> N`` scores (unbounded: a critic, not a classifier)."""
+    """WGAN critic of DeepFill v1 (Yu et al. 2018; book/reference_implementations.md, "DeepFill v1: losses, critics and
+    optimiser"): ``5x5`` stride-2 convolutions of ``widths`` channels (64, 128, 256, 256 for the global critic; 64, 128,
+    256, 512 for the local one), LeakyReLU(0.2) after each, no normalisation (a gradient penalty is used instead), then
+    a dense layer from the flattened map to one score. ``input_size`` fixes the dense layer's width (the input must be
+    square of that side). ``forward(x) -> N`` scores (unbounded: a critic, not a classifier)."""
 
     def __init__(self, in_channels: int = 3, widths: tuple[int, ...] = (64, 128, 256, 256), input_size: int = 256,
                  kernel_size: int = 5, slope: float = 0.2):

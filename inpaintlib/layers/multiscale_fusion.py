@@ -1,10 +1,10 @@
 """The Multi-Scale Feature Extraction and Fusion (MSFEF) module (Sarkar et al. 2023, Sect. 3.2.2, Fig. 2).
 
 Three partial convolutions (Liu et al. 2018; our :class:`~inpaintlib.layers.PartialConv2d`, which
-follows NVIDIA's reference layer, see REFERENCE.md) with kernels 3x3, 5x5 and 7x7 read the same
-input and mask. Each branch output is multiplied by its own learned ``1 x 1 x C`` weight tensor,
-the three products are summed (the fusion), and the sum is multiplied by the updated mask of the
-3x3 branch, which is also the module's output mask:
+follows NVIDIA's reference layer, see book/reference_implementations.md, "The partial convolution
+layer") with kernels 3x3, 5x5 and 7x7 read the same input and mask. Each branch output is multiplied
+by its own learned ``1 x 1 x C`` weight tensor, the three products are summed (the fusion), and the
+sum is multiplied by the updated mask of the 3x3 branch, which is also the module's output mask:
 
 .. math::
     F = \\Big(\\sum_{k \\in \\{3,5,7\\}} w_k \\odot \\mathrm{PConv}_k(X, M)\\Big) \\odot M'_3,

@@ -1,15 +1,16 @@
 """The non-local (self-attention) block of Wang et al., "Non-local neural networks" (CVPR 2018), embedded-Gaussian
 form without normalisation -- the "SA block" DeepGIN uses ("exactly the same as the one proposed in [29]", Sect. 4.1).
 
-Convention followed (REFERENCE.md, "Attention blocks", non-local block): inner channels ``C/2``;
+Convention followed (book/reference_implementations.md, "Non-local block"): inner channels ``C/2``;
 ``theta``, ``phi``, ``g`` are 1x1 convolutions ``C -> C/2``; for each query position ``i``
 
     y_i = sum_j softmax_j(theta(x_i)^T phi(x_j)) g(x_j)          (Wang et al., Eqs. 1-3, embedded Gaussian)
     z_i = W y_i + x_i                                              (Wang et al., Eq. 6)
 
 with ``W`` a 1x1 convolution ``C/2 -> C``. ``zero_init=True`` starts ``W`` at zero so the block starts as the
-identity (Wang et al. zero the last BatchNorm's scale; without normalisation this is the same effect, as
-REFERENCE.md notes). No sub-sampling of ``phi``/``g`` (the optional max-pool of Wang et al. is not used).
+identity (Wang et al. zero the last BatchNorm's scale; without normalisation this is the same effect, see
+book/reference_implementations.md, "Non-local block"). No sub-sampling of ``phi``/``g`` (the optional max-pool of
+Wang et al. is not used).
 """
 from __future__ import annotations
 

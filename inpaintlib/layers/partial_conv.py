@@ -1,6 +1,7 @@
 """Partial convolution (Liu et al., ECCV 2018), as used by MSFEF (Sect. 3.1, Eqs. 1-2) and PMRFN.
 
-We follow the convention of NVIDIA's published reference layer (../shared/REFERENCE.md):
+We follow the convention of NVIDIA's published reference layer (book/reference_implementations.md,
+"The partial convolution layer"):
 the mask is convolved with an all-ones kernel of the layer's own stride, padding and
 dilation; image borders count as holes (zero padding of the mask).
 """

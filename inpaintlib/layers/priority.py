@@ -1,5 +1,6 @@
 r"""Inpainting priorities and the priority-guided mask update of PMRFN (Wang et al., ICCV 2021, Sect. 4.2.1,
-Eqs. 5-8), after the fill-front priorities of exemplar-based inpainting (Criminisi et al. 2004; REFERENCE.md).
+Eqs. 5-8), after the fill-front priorities of exemplar-based inpainting (Criminisi et al. 2004;
+book/reference_implementations.md, "Exemplar-based inpainting").
 
 Partial convolution (Eq. 1) turns every hole pixel that sees a known pixel into a known one. PMRFN lets only the
 *border* pixels with a high priority
@@ -15,8 +16,8 @@ the resolution-specific priority is the contour striking of Criminisi et al.,
     \rho^l(\mathbf x) = |n_p \cdot \nabla(\mathbf X_p - \mathbf X_{p\downarrow\uparrow})^\perp|,\ l \in \{1,2,3\} \qquad (8)
 
 on the channel mean of the feature map (Eq. 7, lowest resolution) or on its contextual residue (Eq. 8, higher
-resolutions). Conventions (the library's, DESIGN.md): ``valid`` is ``N x 1 x H x W``, 1 = known, 0 = hole; a vector
-field is ``N x 2 x H x W`` with channel 0 the x (column, left to right) and channel 1 the y (row, top to bottom)
+resolutions). Conventions (the library's, book/conventions.md): ``valid`` is ``N x 1 x H x W``, 1 = known, 0 = hole; a
+vector field is ``N x 2 x H x W`` with channel 0 the x (column, left to right) and channel 1 the y (row, top to bottom)
 component. Windows are ``kernel_size`` squares centred on the pixel (stride 1, "same" padding) and, as in the
 partial-convolution layer (:class:`~inpaintlib.layers.PartialConv2d`), pixels outside the image count as holes in
 ``sum(M_p)``.
@@ -59,6 +60,11 @@ __all__ = ["GRADIENT_MODES", "common_priority", "hole_border", "border_normal", 
            "priority_mask_update", "PriorityMaskUpdate"]
 
 GRADIENT_MODES = ("known", "zero_filled")
+
+
+#: Contour striking at or below this fraction of an image's largest known feature value is float rounding, not an
+#: edge (float32's resolution is 1.2e-7; the bilinear down-and-up sampling of Eq. 8 leaves a few times that).
+FLAT_TOL = 1e-5
 
 
 def _check_kernel(kernel_size: int) -> int:
@@ -201,7 +207,12 @@ def resolution_priority(x: torch.Tensor, valid: torch.Tensor, *, residue: bool, 
     resolution, ``residue=False``) or of their contextual residue (Eq. 8, the higher ones, ``residue=True``)."""
     check_valid(valid, x)
     feats = contextual_residue(x, valid, masked=masked_residue) if residue else x
-    return contour_striking(feats, valid, kernel_size=kernel_size, gradient=gradient)
+    rho = contour_striking(feats, valid, kernel_size=kernel_size, gradient=gradient)
+    # A flat region has no isophote: a priority at the features' float rounding (a constant map's residue is about
+    # 3e-7 of its values, not 0) counts as 0, so Eq. 5's threshold sees q_max = 0 and fills the whole border (Eq. 1)
+    # instead of a border fraction chosen by rounding noise (our choice: FLAT_TOL of each image's largest feature).
+    scale = (x * valid.to(x.dtype)).abs().flatten(1).amax(dim=1).view(-1, 1, 1, 1)
+    return torch.where(rho <= FLAT_TOL * scale, torch.zeros_like(rho), rho)
 
 
 def inpainting_priority(x: torch.Tensor, valid: torch.Tensor, *, residue: bool, kernel_size: int = 3,

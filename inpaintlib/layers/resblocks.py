@@ -14,8 +14,8 @@ every BatchNorm, Sect. 5, "Inspired by ESRGAN"):
   the branches together hold exactly the weights of one ``C -> C`` 3x3 convolution (the bias too).
 
 Padding keeps the spatial size: ``dilation * (k // 2)`` on each side, with ``padding_mode`` ("replicate" in the
-DeepGIN authors' code, per REFERENCE.md; "zeros" available). The activation is LeakyReLU(0.2) by default (the
-authors' code, REFERENCE.md).
+DeepGIN authors' code, per book/reference_implementations.md, "DeepGIN: generators"; "zeros" available). The
+activation is LeakyReLU(0.2) by default (the authors' code, same section).
 """
 from __future__ import annotations
 
@@ -103,7 +103,8 @@ class SPDResBlock(_ResBlock):
     input channels to ``C / K`` channels; concatenation (``C`` channels), activation, a 3x3 fusing convolution and
     the residual sum. Same parameter count as :class:`StandardResBlock` of the same width. DeepGIN uses 8 rates
     (1, 2, 3, 4, 5, 6, 8, 10) in the coarse generator and 4 rates (2, 3, 4, 5) in the refinement generator (rates
-    from the authors' code, REFERENCE.md; the paper gives only their number).
+    from the authors' code, book/reference_implementations.md, "DeepGIN: generators"; the paper gives only their
+    number).
 
     ``branch_outputs(x)`` returns the ``K`` branch maps before concatenation (what each dilation sees).
     """

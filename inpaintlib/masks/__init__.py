@@ -1,6 +1,6 @@
 """Masks: generators, the tensor form, and the fixed mask test sets on disk.
 
-Convention (DESIGN.md): every generator returns a numpy ``float32`` array of shape ``(h, w)``
+Convention (book/conventions.md, "Masks"): every generator returns a numpy ``float32`` array of shape ``(h, w)``
 holding a **valid** map, exactly 0 or 1, **1 = known pixel, 0 = hole**. ``to_tensor`` turns one
 or many of them into the library's ``N x 1 x H x W`` tensor form. Every generator takes
 ``rng: numpy.random.Generator`` and nothing else random, so a seed fixes the mask.

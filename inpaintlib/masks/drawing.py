@@ -1,8 +1,8 @@
 """Drawing masks with numpy, and the scaling rule for pixel-valued parameters.
 
-Scaling rule for small images. REFERENCE.md ("Mask generators") gives some parameters in pixels
-(DeepFill v2 brush width 12-40 px, AIM free-form segment length 10-69 px and width 10-24 px, the
-AIM cellular-automaton grid scale 1-8 px, the irregular masks' minimum thickness 3 px). We read
+Scaling rule for small images. The generators' sources (book/reference_implementations.md, "Mask generators")
+give some parameters in pixels (DeepFill v2 brush width 12-40 px, AIM free-form segment length 10-69 px and
+width 10-24 px, the AIM cellular-automaton grid scale 1-8 px, the irregular masks' minimum thickness 3 px). We read
 them as values for 256 x 256 training crops (DeepGIN Sect. 5.1 and DeepFill v2 train at 256) and
 use them unchanged at 256 and above. Below 256 each pixel parameter ``v`` becomes
 ``max(1, round(v * s))`` with ``s = min(h, w) / 256`` (``_scaled``), so a 64 x 64 mask looks like

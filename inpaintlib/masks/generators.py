@@ -57,8 +57,9 @@ def center_box_mask(h: int, w: int, rng: np.random.Generator | None = None, area
 
 
 def aim_box_mask(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
-    """AIM 2020 rectangular mask (DeepGIN Sect. 5.1; REFERENCE.md): height and width each uniform
-    in 30-70% of the image side (integers ``ceil(0.3 h) .. floor(0.7 h)``), position uniform inside."""
+    """AIM 2020 rectangular mask (DeepGIN Sect. 5.1; book/reference_implementations.md, "AIM 2020 masks"): height and
+    width each uniform in 30-70% of the image side (integers ``ceil(0.3 h) .. floor(0.7 h)``), position uniform
+    inside."""
     check_size(h, w)
     check_rng(rng)
     bh = int(rng.integers(math.ceil(0.3 * h), math.floor(0.7 * h) + 1))
@@ -72,16 +73,18 @@ def aim_box_mask(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
 # DeepFill v2 free-form brush strokes
 # --------------------------------------------------------------------------------------------
 
-#: DeepFill v2 free-form parameters (REFERENCE.md "Mask generators"); widths are for 256 x 256.
+#: DeepFill v2 free-form parameters (book/reference_implementations.md, "DeepFill v2 free-form strokes"); widths are for
+#: 256 x 256.
 DEEPFILL_V2 = dict(min_strokes=1, max_strokes=3, min_vertices=4, max_vertices=11,
                    mean_angle=2 * math.pi / 5, angle_range=2 * math.pi / 15, min_width=12.0, max_width=40.0)
 
 
 def brush_stroke_params(h: int, w: int, rng: np.random.Generator) -> list[dict]:
-    """The random strokes of ``brush_stroke_mask`` (DeepFill v2, Yu et al. ICCV 2019; REFERENCE.md).
+    """The random strokes of ``brush_stroke_mask`` (DeepFill v2, Yu et al. ICCV 2019;
+    book/reference_implementations.md, "DeepFill v2 free-form strokes").
 
     1-3 strokes; each starts at a uniform random pixel and makes ``n`` moves, ``n`` uniform in
-    4..11 (the vertex count of REFERENCE.md, not counting the start point). The turning angles:
+    4..11 (the vertex count of that section, not counting the start point). The turning angles:
     ``angle_min = 2pi/5 - U(0, 2pi/15)``, ``angle_max = 2pi/5 + U(0, 2pi/15)``, move ``i`` has
     angle ``a_i ~ U(angle_min, angle_max)`` and every other move (even ``i``) uses ``2pi - a_i``.
     Step length ``~ Normal(r, r/2)`` clipped to ``[0, 2r]``, ``r = sqrt(H^2 + W^2) / 8``; vertices are
@@ -117,23 +120,24 @@ def brush_stroke_params(h: int, w: int, rng: np.random.Generator) -> list[dict]:
 
 def brush_stroke_mask(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     """DeepFill v2 free-form mask: ``brush_stroke_params`` drawn as thick polylines with a filled
-    disc at every vertex (REFERENCE.md "Mask generators")."""
+    disc at every vertex (book/reference_implementations.md, "DeepFill v2 free-form strokes")."""
     return draw_strokes(h, w, brush_stroke_params(h, w, rng))
 
 # --------------------------------------------------------------------------------------------
 # AIM 2020 masks (the masks of DeepGIN's challenge)
 # --------------------------------------------------------------------------------------------
 
-#: AIM 2020 free-form parameters (REFERENCE.md), pixel values for 256 x 256, ranges inclusive.
+#: AIM 2020 free-form parameters (book/reference_implementations.md, "AIM 2020 masks"), pixel values for 256 x 256,
+#: ranges inclusive.
 AIM_FREE_FORM = dict(min_strokes=15, max_strokes=23, min_segments=1, max_segments=5,
                      min_length=10, max_length=69, min_width=10, max_width=24)
-#: AIM 2020 cellular-automaton parameters (REFERENCE.md).
+#: AIM 2020 cellular-automaton parameters (book/reference_implementations.md, "AIM 2020 masks").
 AIM_CA = dict(scales=(1, 2, 4, 8), min_iterations=2, max_iterations=6, p=0.5)
 
 
 def aim_free_form_params(h: int, w: int, rng: np.random.Generator) -> list[dict]:
-    """Strokes of ``aim_free_form_mask`` (AIM 2020 free-form; REFERENCE.md): 15-23 strokes, each
-    from a uniform random start with 1-5 segments of uniform random direction and integer length
+    """Strokes of ``aim_free_form_mask`` (AIM 2020 free-form; book/reference_implementations.md, "AIM 2020 masks"):
+    15-23 strokes, each from a uniform random start with 1-5 segments of uniform random direction and integer length
     10-69 px, one integer width 10-24 px per stroke. Lengths and widths are scaled below 256
     (the rule of :mod:`.drawing`); end points are clipped to the image."""
     check_size(h, w)
@@ -158,7 +162,8 @@ def aim_free_form_params(h: int, w: int, rng: np.random.Generator) -> list[dict]
 
 
 def aim_free_form_mask(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
-    """AIM 2020 free-form mask (REFERENCE.md): ``aim_free_form_params`` drawn as thick polylines."""
+    """AIM 2020 free-form mask (book/reference_implementations.md, "AIM 2020 masks"): ``aim_free_form_params`` drawn as
+    thick polylines."""
     return draw_strokes(h, w, aim_free_form_params(h, w, rng))
 
 
@@ -170,7 +175,7 @@ def _majority3x3(grid: np.ndarray) -> np.ndarray:
 
 def cellular_automaton_mask(h: int, w: int, rng: np.random.Generator, *, scale: int | None = None,
                             iterations: int | None = None, dilate: bool = True) -> np.ndarray:
-    """AIM 2020 cellular-automaton mask (REFERENCE.md "Mask generators").
+    """AIM 2020 cellular-automaton mask (book/reference_implementations.md, "AIM 2020 masks").
 
     Grid scale ``s`` uniform in {1, 2, 4, 8} (scaled below 256 by the rule of :mod:`.drawing`, at least 1);
     Bernoulli(0.5) hole noise on a ``(ceil(H/s), ceil(W/s))`` grid; a 3x3 majority vote (median
@@ -198,7 +203,7 @@ def cellular_automaton_mask(h: int, w: int, rng: np.random.Generator, *, scale: 
 
 def aim_mask(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     """One AIM 2020 mask, its type chosen uniformly among box, cellular automaton and free-form
-    (REFERENCE.md)."""
+    (book/reference_implementations.md, "AIM 2020 masks")."""
     check_rng(rng)
     kind = int(rng.integers(0, 3))
     return (aim_box_mask, cellular_automaton_mask, aim_free_form_mask)[kind](h, w, rng)
@@ -236,16 +241,17 @@ def _irregular_shape(hole: np.ndarray, rng: np.random.Generator, tmin: int, tmax
 
 
 def irregular_thickness(h: int, w: int) -> tuple[int, int]:
-    """Thickness range of ``irregular_mask``: ``3 .. 0.03 (H + W)`` (REFERENCE.md), the 3 px minimum
-    scaled below 256 by the rule of :mod:`.drawing`, the maximum never below the minimum."""
+    """Thickness range of ``irregular_mask``: ``3 .. 0.03 (H + W)`` (book/reference_implementations.md, "Liu et al.
+    irregular masks"), the 3 px minimum scaled below 256 by the rule of :mod:`.drawing`, the maximum never below the
+    minimum."""
     tmin = _scaled(3, h, w)
     return tmin, max(tmin, int(0.03 * (h + w)))
 
 
 def irregular_mask(h: int, w: int, rng: np.random.Generator,
                    hole_range: tuple[float, float] = (0.01, 0.6), max_shapes: int = 2000) -> np.ndarray:
-    """Irregular mask in the style of Liu et al.'s test set (REFERENCE.md "Mask generators"): random
-    lines, filled circles and ellipse arcs with thickness ``3 .. 0.03 (H + W)``.
+    """Irregular mask in the style of Liu et al.'s test set (book/reference_implementations.md, "Liu et al.
+    irregular masks"): random lines, filled circles and ellipse arcs with thickness ``3 .. 0.03 (H + W)``.
 
     A target hole ratio ``t ~ U(hole_range)`` is drawn and shapes (type uniform, each in a new
     random place) are added until the hole ratio reaches ``t``; the result can exceed the upper end

@@ -1,6 +1,6 @@
 """Image-quality metrics and evaluation by hole-ratio bucket.
 
-Conventions (REFERENCE.md, "Metrics: conventions differ across codebases"): every metric takes two
+Conventions (book/reference_implementations.md, "Metrics"): every metric takes two
 ``N x C x H x W`` tensors in ``[0, 1]`` and returns a per-image vector (length N).
 
 * :mod:`.pixel` -- PSNR, MSE, the L1 (%) variants and SSIM (Wang et al. 2004, as scikit-image computes it);

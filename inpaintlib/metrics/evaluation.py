@@ -2,7 +2,7 @@
 
 :func:`evaluate` runs ``predict(image * valid, valid)`` on images x masks and returns an :class:`EvalResult` whose
 table is shaped like the papers' tables (rows = metrics, columns = hole-ratio buckets); every table states its
-protocol (DESIGN.md). Buckets come from :mod:`inpaintlib.buckets`.
+protocol (book/conventions.md, "Composite and protocol"). Buckets come from :mod:`inpaintlib.buckets`.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ _METRICS = ("psnr", "ssim", "l1", "mse", "lpips")
 
 @dataclass(frozen=True)
 class Protocol:
-    """How an inpainting result is scored; printed with every table (DESIGN.md: "every table states its protocol").
+    """How an inpainting result is scored; printed with every table (book/conventions.md, "Composite and protocol").
 
     * ``region``: ``"whole"`` or ``"hole"`` -- the pixels over which PSNR and MSE are computed;
     * ``composite``: score ``valid * gt + (1 - valid) * output`` (True, the common protocol) or the raw output;

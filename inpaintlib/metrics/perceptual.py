@@ -199,7 +199,8 @@ def fid(
     """Frechet Inception Distance between two sets of ``[0, 1]`` images (InceptionV3 pool3, 2048-d), or ``None``.
 
     Returns ``None`` when ``backend``'s weights cannot be loaded (:func:`fid_available` says why). FID is biased and
-    noisy for small sets (REFERENCE.md: meaningless below a few thousand images); a warning says so below 2048.
+    noisy for small sets (book/reference_implementations.md, "Metrics": not meaningful below a few thousand
+    images); a warning says so below 2048.
     """
     check_image(real, "real")
     check_image(fake, "fake")

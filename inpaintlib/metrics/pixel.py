@@ -144,8 +144,9 @@ def ssim(
     ``C1 = (K1 R)^2``, ``C2 = (K2 R)^2``, local statistics under an ``win_size`` x ``win_size`` Gaussian window of
     ``sigma`` (population covariances: no N/(N-1) correction), averaged over the window positions that lie fully inside
     the image, then over channels. Matches scikit-image's ``structural_similarity(..., gaussian_weights=True, sigma=1.5,
-    use_sample_covariance=False, data_range=1, channel_axis=...)`` (REFERENCE.md). With ``gray=True`` a 3-channel
-    image is first converted to BT.601 luma (:func:`to_luma`). Computed in float64 except on MPS.
+    use_sample_covariance=False, data_range=1, channel_axis=...)`` (book/reference_implementations.md, "Metrics").
+    With ``gray=True`` a 3-channel image is first converted to BT.601 luma (:func:`to_luma`). Computed in float64
+    except on MPS.
     """
     _check_pair(a, b)
     if win_size % 2 != 1 or win_size < 3:

@@ -17,8 +17,9 @@ __all__ = ["SITE_DIR", "build_book", "jupyter_book_command", "site_stamp", "stag
 
 #: The staged book root (relative to the repository root) that jupyter-book builds.
 SITE_DIR = Path("_build") / "site"
-#: Folders of the repository copied into the staged root when they exist (pages, bibliography, static files).
-BOOK_FOLDERS = ("book", "_static", "_templates")
+#: Folders of the repository copied into the staged root when they exist (pages, bibliography, static files, and the
+#: library, whose source the chapter pages show with ``literalinclude`` from ``../inpaintlib/...``).
+BOOK_FOLDERS = ("book", "_static", "_templates", "inpaintlib")
 PAGE_SUFFIXES = (".md", ".ipynb", ".rst", ".myst")
 #: The book tools whose versions are part of the build stamp.
 BOOK_TOOLS = ("jupyter-book", "sphinx", "myst-nb", "sphinx-book-theme")

@@ -1,4 +1,4 @@
-"""One training loop for every chapter (DESIGN.md, "Devices", "Randomness", "Checkpoints").
+"""One training loop for every chapter (book/conventions.md, "Randomness and devices", "Checkpoints and run folders").
 
 :func:`train` runs Adam on a generator (and optionally a discriminator), logs to ``metrics.jsonl``,
 checkpoints to ``last.safetensors`` and resumes from it so that a run that is killed and restarted ends

@@ -114,7 +114,7 @@ display(Markdown(C.paper_finding(paper, train)))
 # ## Quality against cost
 #
 # PSNR of each network's checkpoints on the irregular masks (all buckets together, mean ± standard error over the
-# test pairs) from the quality notebook (`quality.csv`, scale `ci`), against the GMACs of its configuration; the
+# test photographs) from the quality notebook (`quality.csv`, scale `ci`), against the GMACs of its configuration; the
 # classical methods, which have no network, are horizontal lines.
 
 # %%

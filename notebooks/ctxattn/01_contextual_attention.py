@@ -16,8 +16,9 @@
 # foreground) and one equation, a softmax over spatial positions (Eq. 1). The layer is the contextual attention of
 # Yu et al. (CVPR 2018, DeepFill v1), which the paper does not cite; the concrete choices below (3x3 patches matched
 # at half resolution, cosine scores, the "fuse" propagation, a softmax scale of 10, pasting raw 4x4 patches with a
-# transposed convolution) are DeepFill v1's as summarised in `REFERENCE.md`, and are written beside the code in
-# `inpaintlib.layers.contextual_attention`.
+# transposed convolution) are DeepFill v1's as listed in the appendix
+# [reference implementations](../../book/reference_implementations) ("DeepFill v1: contextual attention"), and are
+# written beside the code in `inpaintlib.layers.contextual_attention`.
 #
 # The layer has no weights, so it can be watched **untrained**. Here the features are the pixels of a test
 # photograph themselves. The *foreground* (what is completed) is the whole photograph, as if a coarse network had

@@ -15,7 +15,8 @@
 # "takes the raw image along with the binary mask as input and generates a coarse approximation", then a
 # **refinement network** that refines it "by leveraging higher-resolution features and contextual information", with
 # the contextual attention layer of Sect. III.C. It gives no layer, width, activation, loss or parameter count.
-# Everything concrete here is DeepFill v1 (Yu et al., CVPR 2018) as summarised in `REFERENCE.md`, which the paper's
+# Everything concrete here is DeepFill v1 (Yu et al., CVPR 2018) as listed in the appendix
+# [reference implementations](../../book/reference_implementations) ("DeepFill v1: generator"), which the paper's
 # description matches and does not cite:
 #
 # * images in [-1, 1] inside the network; the generator sees 5 channels: the image with its holes zeroed, a ones

@@ -13,7 +13,8 @@
 #
 # {cite}`charef2024ctxattn` names **no loss, no critic, no optimiser, no dataset and no schedule**; the only related
 # words are in its survey of other methods ("GAN-based conditional generation", "adversarial training loss"). The
-# recipe here is DeepFill v1's (`REFERENCE.md`), which the network is:
+# recipe here is DeepFill v1's (appendix [reference implementations](../../book/reference_implementations),
+# "DeepFill v1: losses, critics and optimiser"), which the network is:
 #
 # * for both stages, a **spatially discounted L1** on the hole (each hole pixel weighted by
 #   $\gamma^{d}$, $d$ its distance to the known region, $\gamma = 0.9$) and an **L1 on the known pixels**, each
@@ -71,7 +72,7 @@ print("test masks per bucket:", next(iter(splits.values())).mask_set.counts())
 # checkpoint (safetensors + a JSON sidecar naming the paper and the config) lands in `artifact_dir("ctxattn", scale)`.
 
 # %%
-runs = {name: train_ctxattn(cfg, recipe, d.train, run.out(name), eval_images=d.test_images, eval_masks=d.masks,
+runs = {name: train_ctxattn(cfg, recipe, d.train, run.out(name), **d.training_eval(),
                             resume=run.resume) for name, d in splits.items()}
 
 # %% [markdown]

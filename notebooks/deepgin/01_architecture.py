@@ -43,8 +43,9 @@ print(f"scale = {scale!r}; changed from paper():", cfg.changes_from_paper() or "
 # %% [markdown]
 # ## Implementation notes: what the paper leaves open
 #
-# The paper gives the structure but few sizes. The authors' public code (AIM 2020; `REFERENCE.md`) fixes the rest,
-# and Table 1's seven parameter counts confirm it to the printed digit: G1 is a 7x7 convolution to 32 maps, three
+# The paper gives the structure but few sizes. The authors' public code (AIM 2020; appendix
+# [reference implementations](../../book/reference_implementations), "DeepGIN: generators") fixes the rest, and
+# Table 1's seven parameter counts confirm it to the printed digit: G1 is a 7x7 convolution to 32 maps, three
 # 4x4 stride-2 convolutions to 64/128/256, six SPD blocks (8 branches of C/8 maps with rates 1, 2, 3, 4, 5, 6, 8, 10,
 # concatenated, a 3x3 fusing convolution, residual), bilinear x2 upsampling each followed by a 3x3 convolution, and a
 # 7x7 convolution to RGB; LeakyReLU(0.2), replicate padding, no normalisation (Sect. 5 removes BatchNorm). G2 goes

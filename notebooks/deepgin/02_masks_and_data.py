@@ -45,8 +45,9 @@ print(f"{scale} scale: masks drawn at {size} px")
 # ## Paper Fig. 1: the three mask types, and how much they hide
 #
 # One example of each type (holes black) and the hole ratio of 150 seeded masks of each. The free-form masks of the
-# training code are the AIM 2020 generator (`REFERENCE.md`: 15-23 strokes of 1-5 segments, 10-24 px wide); the paper's
-# text cites DeepFill v2's brush strokes, shown as the fourth type (`deepgin_masks(..., free_form="deepfill_v2")`).
+# training code are the AIM 2020 generator (appendix [reference implementations](../../book/reference_implementations),
+# "AIM 2020 masks": 15-23 strokes of 1-5 segments, 10-24 px wide); the paper's text cites DeepFill v2's brush
+# strokes, shown as the fourth type (`deepgin_masks(..., free_form="deepfill_v2")`).
 
 # %%
 fig, ratios = F.mask_types_figure(size, n=150, seed=seed)

@@ -71,7 +71,7 @@ print("test masks per bucket:", next(iter(splits.values())).mask_set.counts())
 # Test PSNR and SSIM of the composite (whole image, mean over every test pair) are logged at each evaluation.
 
 # %%
-runs = {name: train_deepgin(cfg, recipe, d.train, run.out(name), eval_images=d.test_images, eval_masks=d.masks,
+runs = {name: train_deepgin(cfg, recipe, d.train, run.out(name), **d.training_eval(),
                             resume=run.resume) for name, d in splits.items()}
 
 # %% [markdown]

@@ -50,7 +50,9 @@ print(f"{scale} scale: DeepGIN from {run.checkpoint()}, {s} px, test photographs
 # ## Paper Fig. 1: one image per mask type, completed
 #
 # Fig. 1 shows the three mask types of the AIM 2020 challenge with DeepGIN's completions. Compare: how the
-# completion copes with one large box, scattered cellular-automaton holes, and long strokes.
+# completion copes with one large box, scattered cellular-automaton holes, and long strokes. The paper's second row,
+# DeepFill v2's completions, is left out: the book has no DeepFill v2 network (gated convolutions; the CtxAttn chapter
+# builds DeepFill v1, a different network), and no pretrained weights can be fetched here.
 
 # %%
 completion_grid({"DeepGIN": predictor(model)}, images, masks, title=f"{scale} scale ({s} px)",

@@ -18,7 +18,8 @@
 # *augmented channel attention* on their concatenation (Eq. 4, Sect. 3.3.2) and an aggregating convolution; and
 # three **image restoration units** (IRUs), each a deconvolution followed by channel then spatial attention
 # (Eq. 10). A max-pool **mask update** (MUM, Sect. 3.4) marks the known positions at every downsampling.
-# The paper's figures are lost; this notebook rebuilds them as layer tables from the model object.
+# The text copy of the paper this book works from lacks its figures (they are in the published article); this
+# notebook rebuilds them as layer tables from the model object.
 
 # %% tags=["parameters"]
 scale = "ci"
@@ -56,8 +57,8 @@ print(f"scale = {scale!r}; changed from paper():", cfg.changes_from_paper() or "
 #    unit's mask is the union of its branches' masks.
 # 5. *Skips and output*: IRU 2 and 3 concatenate the encoder map of their resolution (U-Net style); the output is a
 #    3x3 convolution on [IRU 3, the first feature-extraction map, masked image, mask] and a sigmoid. The
-#    full-resolution map matters: in our tuning runs (outside the book) the `ci` network without it filled holes with a
-#    flat colour and stayed below mean filling.
+#    full-resolution map matters: in the runs that set the ci network (not rerun by the book) the `ci` network
+#    without it filled holes with a flat colour and stayed below mean filling.
 # 6. *Squashing*: Eqs. 5 and 8 print no sigmoid. We squash both attention maps with one (`squash=True`), as CBAM and
 #    SE do; the literal reading is `MSANetConfig(squash=False)`.
 # 7. *Details of the attentions*: the spatial attention's gradual extractor is 3x3 convolutions to C/2, C/4 and 1

@@ -23,9 +23,11 @@
 # 64 px network on the sample scenes for 200 steps at a constant 1e-3 (the reason is in
 # `inpaintlib.papers.msanet.recipe.CI_LR`), without the refinement stage, and with **the $L_2$ term alone** driving
 # the updates: the perceptual and style terms are computed and logged but weighted 0, because with the paper's
-# weights the style term of our narrow network's features outgrows $L_2$ a thousandfold, and in our tuning runs (200
-# steps each, not part of the book) the network then stayed below mean filling
-# (`inpaintlib.papers.msanet.recipe.CI_LOSS_WEIGHTS`). Every change is printed below.
+# weights the style term of our narrow network's features outgrows $L_2$ (this run measures by how much, below), and
+# in the runs that set the ci recipe the network then stayed below mean filling (their numbers are recorded at
+# `inpaintlib.papers.msanet.recipe.CI_LOSS_WEIGHTS`; the book does not rerun them). Eq. 12 prints the 2-norm, not its
+# square, and Eqs. 13-15 count three feature maps where the text names four; both readings are in
+# `msanet_loss`'s docstring. Every change is printed below.
 
 # %% tags=["parameters"]
 scale = "ci"
@@ -67,7 +69,7 @@ print("test masks per bucket:", next(iter(splits.values())).mask_set.counts())
 # checkpoint (safetensors + a JSON sidecar naming the paper and the config) lands in `artifact_dir("msanet", scale)`.
 
 # %%
-runs = {name: train_msanet(cfg, recipe, d.train, run.out(name), eval_images=d.test_images, eval_masks=d.masks,
+runs = {name: train_msanet(cfg, recipe, d.train, run.out(name), **d.training_eval(),
                            resume=run.resume) for name, d in splits.items()}
 
 # %% [markdown]

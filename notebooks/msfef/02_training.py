@@ -77,8 +77,8 @@ vgg = build_vgg(recipe, seed=seed)
 runs = {}
 for name, d in splits.items():
     rec = run.cap(recipe_for_dataset(recipe, len(d.train)))
-    runs[name] = train_msfef(cfg, rec, d.train, run.out(name), vgg=vgg, eval_images=d.test_images,
-                             eval_masks=d.masks, resume=run.resume)
+    runs[name] = train_msfef(cfg, rec, d.train, run.out(name), vgg=vgg, **d.training_eval(),
+                             resume=run.resume)
     print(f"{name}: {runs[name][1].steps_done} steps")
 
 # %% [markdown]

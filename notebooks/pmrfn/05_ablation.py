@@ -70,6 +70,15 @@ display(Markdown(
     f"in {sum(below.values())} of {len(below)} metrics" + (
         ": by the paper's own numbers, removing the five fusion modules costs more than removing partial "
         "convolutions, priorities and ARF together (the 'HRNet' row keeps HRNet's summing exchange)." if all(below.values()) else ".")))
+rep = P.table2_repeats()
+record("pmrfn_t2_repeated_values", len(rep))
+if len(rep):
+    show(rep, "Table 2 values printed identically in two rows")
+    display(Markdown("Two rows that remove different modules print the same value to every digit here: "
+                     + "; ".join(f"{r.metric.upper()} {r.value} ({r['significant digits']} significant digits) in "
+                                 f"{r.rows}" for _, r in rep.iterrows())
+                     + ". Different networks rarely agree to that many digits; one of the two cells may have been "
+                       "copied from the other, and the comparisons below that involve either row rest on it."))
 
 # %% [markdown]
 # ## Our runs beside the paper's

@@ -1,5 +1,6 @@
-"""Global and local WGAN-GP critics and the two losses of training (DeepFill v1, REFERENCE.md; the CtxAttn paper
-names no loss and no critic).
+"""Global and local WGAN-GP critics and the two losses of training (DeepFill v1: book/reference_implementations.md,
+"DeepFill v1: losses, critics and optimiser"; the CtxAttn paper names no loss and no critic). Values taken from
+there say "DeepFill v1".
 
 * :class:`GlobalLocalCritic`: a global critic on the whole composite and a local critic on a square crop around the
   hole. DeepFill v1 trains with one box hole per batch and crops that box; with irregular holes we crop, per image,
@@ -9,7 +10,7 @@ names no loss and no critic).
   plus ``0.001 * (-E[D(composite)])`` over both critics. The reference computes its L1 terms on images in [-1, 1];
   ours are the same (``2 |a - b|`` on [0, 1] images).
 * :func:`critic_loss`: ``E[D(fake)] - E[D(real)] + 10 * GP`` for each critic, the gradient norm taken over hole
-  pixels (REFERENCE.md).
+  pixels (DeepFill v1).
 """
 from __future__ import annotations
 
@@ -28,29 +29,29 @@ __all__ = ["CriticConfig", "GlobalLocalCritic", "LossWeights", "hole_crops", "ge
 
 @dataclass(frozen=True)
 class CriticConfig:
-    """The critics (REFERENCE.md, DeepFill v1): 5x5 stride-2 convs, LeakyReLU 0.2, no normalisation, a dense layer."""
+    """The critics (DeepFill v1): 5x5 stride-2 convs, LeakyReLU 0.2, no normalisation, a dense layer."""
 
-    image_size: int = 256  # the generator's training size (REFERENCE.md: 256)
-    base: int = 64  # REFERENCE.md: 64, 128, 256, 256 (global) / 512 (local)
-    global_mult: tuple[int, ...] = (1, 2, 4, 4)  # REFERENCE.md
-    local_mult: tuple[int, ...] = (1, 2, 4, 8)  # REFERENCE.md
+    image_size: int = 256  # the generator's training size (DeepFill v1: 256)
+    base: int = 64  # DeepFill v1: 64, 128, 256, 256 (global) / 512 (local)
+    global_mult: tuple[int, ...] = (1, 2, 4, 4)  # DeepFill v1
+    local_mult: tuple[int, ...] = (1, 2, 4, 8)  # DeepFill v1
 
     @property
     def local_size(self) -> int:
-        """Side of the local critic's input: half the image (REFERENCE.md: 128x128 boxes at 256)."""
+        """Side of the local critic's input: half the image (DeepFill v1: 128x128 boxes at 256)."""
         return self.image_size // 2
 
 
 @dataclass(frozen=True)
 class LossWeights:
-    """DeepFill v1's loss weights (REFERENCE.md)."""
+    """DeepFill v1's loss weights (see the module docstring)."""
 
     hole: float = 1.2  # spatially discounted L1 on the hole, both stages
     known: float = 1.2  # L1 on known pixels, both stages
     coarse: float = 1.0  # weight of the coarse stage's terms relative to the refined stage's (our reading: equal)
     adversarial: float = 0.001  # WGAN generator term
-    gamma: float = 0.9  # discount; the DeepFill v1 paper says 0.99, its authors recommend 0.9 (REFERENCE.md)
-    gp: float = 10.0  # gradient penalty weight (REFERENCE.md)
+    gamma: float = 0.9  # discount; the DeepFill v1 paper says 0.99, its authors recommend 0.9
+    gp: float = 10.0  # gradient penalty weight (DeepFill v1)
 
     def replace(self, **kw) -> "LossWeights":
         return dataclasses.replace(self, **kw)

@@ -3,8 +3,9 @@
 The paper describes the network only in words: "a coarse network and a refinement network", the coarse network
 "takes the raw image along with the binary mask as input", the refinement network "leverag[es] higher-resolution
 features and contextual information", and a contextual attention layer in six steps (Fig. 2). It gives no layer,
-width or activation. Everything concrete below is DeepFill v1 (Yu et al., CVPR 2018) as summarised in REFERENCE.md
-("DeepFill v1 ... details"), which this paper's description matches and does not cite; each such value says so.
+width or activation. Everything concrete below is DeepFill v1 (Yu et al., CVPR 2018) as listed in
+book/reference_implementations.md ("DeepFill v1: generator" and "DeepFill v1: contextual attention"), which this
+paper's description matches and does not cite; each such value says "DeepFill v1".
 
 * Internally images are in [-1, 1]; the generator sees 5 channels: the image with holes zeroed, a ones channel and
   the hole map (DeepFill v1). Convolutions with ELU and no normalisation; "up" is nearest x2 then a 3x3 convolution;
@@ -20,7 +21,7 @@ With irregular masks the attention branch can go idle: at 64 px the matching gri
 stroke mask every 3x3 window may touch the hole, leaving no usable background patch (the layer then outputs zeros;
 seen at ci scale in notebook 4 for 40-50% holes).
 
-The interface follows the library (DESIGN.md): ``forward(image, valid)`` with images in [0, 1] and ``valid``
+The interface follows the library (book/conventions.md): ``forward(image, valid)`` with images in [0, 1] and ``valid``
 1 = known; the output is the refined image in [0, 1].
 """
 from __future__ import annotations
@@ -45,19 +46,19 @@ class CtxAttnConfig(ScaledConfig):
     """Architecture of the CtxAttn generator. ``paper()`` is DeepFill v1 where the paper is silent (everything but
     the two stages and the attention layer's steps); ``demo()``/``ci()`` shrink the image and the width."""
 
-    image_size: int = 256  # REFERENCE.md (DeepFill v1 trains at 256); the paper shows 512 px results (Fig. 3) only
-    base_channels: int = 32  # REFERENCE.md: DeepFill v1 channel base c = 32 (the paper gives no width)
-    dilations: tuple[int, ...] = (2, 4, 8, 16)  # REFERENCE.md: dilated convs in the coarse network
+    image_size: int = 256  # DeepFill v1 trains at 256; the paper shows 512 px results (Fig. 3) only
+    base_channels: int = 32  # DeepFill v1: channel base c = 32 (the paper gives no width)
+    dilations: tuple[int, ...] = (2, 4, 8, 16)  # DeepFill v1: dilated convs in the coarse network
     refine: bool = True  # Sect. III.A: a coarse network, then a refinement network (False = coarse only, ablation)
     attention: bool = True  # Sect. III.B-C: the contextual-attention branch (False = conv branch only, ablation)
-    ca_patch: int = 3  # REFERENCE.md: 3x3 patches (Fig. 2 gives no size)
-    ca_rate: int = 2  # REFERENCE.md: matching on features downsampled by 2
-    ca_softmax_scale: float = 10.0  # REFERENCE.md: softmax scale 10 (Eq. 1 has no scale)
-    ca_fuse: bool = True  # REFERENCE.md: the "fuse" (attention propagation) step of DeepFill v1
-    ca_fuse_k: int = 3  # REFERENCE.md: 3x3 identity kernel
-    ca_exclusion: str = "zero"  # REFERENCE.md: the reference multiplies hole patches' scores by 0
+    ca_patch: int = 3  # DeepFill v1: 3x3 patches (Fig. 2 gives no size)
+    ca_rate: int = 2  # DeepFill v1: matching on features downsampled by 2
+    ca_softmax_scale: float = 10.0  # DeepFill v1: softmax scale 10 (Eq. 1 has no scale)
+    ca_fuse: bool = True  # DeepFill v1: the "fuse" (attention propagation) step
+    ca_fuse_k: int = 3  # DeepFill v1: 3x3 identity kernel
+    ca_exclusion: str = "zero"  # DeepFill v1: the reference multiplies hole patches' scores by 0
     ca_mask_downsample: str = "nearest"  # DeepFill v1's code: the hole map resized with nearest neighbour
-    clip_output: bool = True  # REFERENCE.md: last conv linear, output clipped to [-1, 1]
+    clip_output: bool = True  # DeepFill v1: last conv linear, output clipped to [-1, 1]
 
     def __post_init__(self):
         if self.ca_exclusion not in EXCLUSIONS:
@@ -74,7 +75,8 @@ class CtxAttnConfig(ScaledConfig):
 
     @classmethod
     def paper(cls) -> "CtxAttnConfig":
-        """DeepFill v1's generator (REFERENCE.md) with the paper's two stages and attention layer."""
+        """DeepFill v1's generator (book/reference_implementations.md, "DeepFill v1: generator") with the paper's two
+        stages and attention layer."""
         return cls()
 
     @classmethod
@@ -121,14 +123,14 @@ def _spec_layers(specs: list[ConvSpec], c_in: int) -> tuple[nn.ModuleList, list[
 
 
 def _encoder(prefix: str, c: int, mid_act: str = "ELU") -> list[ConvSpec]:
-    """5x5 c, s2 2c|c, 2c, s2 4c|2c, 4c, 4c (REFERENCE.md, DeepFill v1)."""
+    """5x5 c, s2 2c|c, 2c, s2 4c|2c, 4c, 4c (DeepFill v1, see the module docstring)."""
     return [ConvSpec(f"{prefix}1", 5, 1, 1, c), ConvSpec(f"{prefix}2", 3, 2, 1, 2 * c),
             ConvSpec(f"{prefix}3", 3, 1, 1, 2 * c), ConvSpec(f"{prefix}4", 3, 2, 1, 4 * c),
             ConvSpec(f"{prefix}5", 3, 1, 1, 4 * c), ConvSpec(f"{prefix}6", 3, 1, 1, 4 * c, act=mid_act)]
 
 
 def _decoder(prefix: str, c: int) -> list[ConvSpec]:
-    """4c, 4c, up 2c, 2c, up c, c/2, 3 (linear) (REFERENCE.md, DeepFill v1)."""
+    """4c, 4c, up 2c, 2c, up c, c/2, 3 (linear) (DeepFill v1, see the module docstring)."""
     return [ConvSpec(f"{prefix}1", 3, 1, 1, 4 * c), ConvSpec(f"{prefix}2", 3, 1, 1, 4 * c),
             ConvSpec(f"{prefix}3", 3, 1, 1, 2 * c, up=True), ConvSpec(f"{prefix}4", 3, 1, 1, 2 * c),
             ConvSpec(f"{prefix}5", 3, 1, 1, c, up=True), ConvSpec(f"{prefix}6", 3, 1, 1, c // 2),
@@ -163,7 +165,7 @@ class CtxAttnNet(InpaintingNet):
             self.conv_branch, rows2 = _spec_layers(
                 half + [dataclasses.replace(s, name="r_" + s.name) for s in dil], 5)
             att_pre = [dataclasses.replace(s, name=s.name.replace("conv", "att")) for s in half]
-            att_pre[-1] = dataclasses.replace(att_pre[-1], act="ReLU")  # REFERENCE.md: ReLU before the layer
+            att_pre[-1] = dataclasses.replace(att_pre[-1], act="ReLU")  # DeepFill v1: ReLU before the layer
             self.att_pre, rows3 = _spec_layers(att_pre, 5) if cfg.attention else (None, [])
             self.ctx_attention = ContextualAttention(cfg.ca_patch, cfg.ca_rate, cfg.ca_softmax_scale, cfg.ca_fuse,
                                                      cfg.ca_fuse_k, cfg.ca_exclusion,
@@ -192,7 +194,7 @@ class CtxAttnNet(InpaintingNet):
     def forward(self, image: torch.Tensor, valid: torch.Tensor, return_stages: bool = False):
         valid = self._check(image, valid)
         hole = 1 - valid
-        x_in = (image * 2 - 1) * valid  # [-1, 1], holes zeroed (REFERENCE.md, DeepFill v1)
+        x_in = (image * 2 - 1) * valid  # [-1, 1], holes zeroed (DeepFill v1)
         ones = torch.ones_like(valid)
         x1 = self._out(_run(self.coarse, torch.cat([x_in, ones, hole], 1)))
         stages = {"coarse": (x1 + 1) / 2, "refined": None, "attention": None}

@@ -1,11 +1,12 @@
 """The CtxAttn training recipe and the ablation switches.
 
 The paper gives no training detail at all (no loss, optimiser, mask, dataset or schedule). The recipe is DeepFill
-v1's (REFERENCE.md): spatially discounted L1 + L1 on known pixels for both stages, WGAN-GP with a global and a local
+v1's (book/reference_implementations.md, "DeepFill v1: losses, critics and optimiser"; values taken from there
+say "DeepFill v1"): spatially discounted L1 + L1 on known pixels for both stages, WGAN-GP with a global and a local
 critic, Adam 1e-4 with betas (0.5, 0.9), batch 16. ``ctxattn_training("paper")`` is that; ``demo`` and ``ci``
 derive from it and change only what a smaller scale needs, each change visible in :func:`changes_from_paper`.
 
-Critic steps: DeepFill v1 takes 5 critic updates per generator update (REFERENCE.md); ``paper()`` does the same
+Critic steps: DeepFill v1 takes 5 critic updates per generator update (same section); ``paper()`` does the same
 (``TrainConfig(d_steps=5)``: :func:`inpaintlib.train.train` updates the critics 5 times on the same batch before each
 generator update). ``ci`` (and ``demo``, which derives from it) takes 1 (changed: cost, see :data:`CI_D_STEPS`).
 """
@@ -33,7 +34,7 @@ __all__ = ["CtxAttnTraining", "ctxattn_training", "changes_from_paper", "describ
 
 #: Table I's hole-ratio buckets ("10-20%", "40-50%"); the paper does not say which ends are closed: (lo, hi].
 TABLE1_BUCKETS = ((0.1, 0.2), (0.4, 0.5))
-#: Critic updates per generator update in DeepFill v1 (REFERENCE.md); paper() uses it (TrainConfig.d_steps).
+#: Critic updates per generator update in DeepFill v1 (see the module docstring); paper() uses it (TrainConfig.d_steps).
 CRITIC_STEPS_REFERENCE = 5
 
 
@@ -42,9 +43,9 @@ class CtxAttnTraining:
     """The recipe. ``train`` is an ``inpaintlib.train.TrainConfig``."""
 
     train: Any
-    losses: LossWeights = field(default_factory=LossWeights)  # REFERENCE.md (DeepFill v1)
-    critic: CriticConfig = field(default_factory=CriticConfig)  # REFERENCE.md (DeepFill v1)
-    adversarial: bool = True  # REFERENCE.md: WGAN-GP critics (the paper names no loss)
+    losses: LossWeights = field(default_factory=LossWeights)  # DeepFill v1
+    critic: CriticConfig = field(default_factory=CriticConfig)  # DeepFill v1
+    adversarial: bool = True  # DeepFill v1: WGAN-GP critics (the paper names no loss)
     # our choice: Table I buckets masks by hole ratio (10-20%, 40-50%), as for irregular masks; DeepFill v1 trained
     # with one box per batch. Irregular masks over Table I's span:
     mask_generator: str = "irregular"
@@ -56,11 +57,11 @@ class CtxAttnTraining:
 
 def _paper_train() -> TrainConfig:
     return TrainConfig(
-        steps=1_000_000,  # our choice: neither the paper nor REFERENCE.md gives the length
-        batch_size=16,  # REFERENCE.md (DeepFill v1)
-        lr=1e-4, betas=(0.5, 0.9),  # REFERENCE.md: Adam lr 1e-4, betas (0.5, 0.9) ...
+        steps=1_000_000,  # our choice: neither the paper nor book/reference_implementations.md gives the length
+        batch_size=16,  # DeepFill v1
+        lr=1e-4, betas=(0.5, 0.9),  # DeepFill v1: Adam lr 1e-4, betas (0.5, 0.9) ...
         d_lr=1e-4, d_betas=(0.5, 0.9),  # ... for the critics too
-        d_steps=CRITIC_STEPS_REFERENCE,  # REFERENCE.md: 5 critic updates (on the same batch) per generator update
+        d_steps=CRITIC_STEPS_REFERENCE,  # DeepFill v1: 5 critic updates (on the same batch) per generator update
         log_every=100, eval_every=10_000, ckpt_every=10_000,  # our choice
         amp=False,  # our choice: the gradient penalty's double backward in float32
         seed=0,

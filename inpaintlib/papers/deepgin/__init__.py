@@ -15,7 +15,8 @@ The chapter's paper package:
 * :mod:`.data` -- the training crop of Sect. 5.1 (resize to 512 x 512, random 256 x 256 sub-image);
 * :mod:`.recipe` -- the losses of Eqs. 1-7 (generator and discriminator), the recipe of Sect. 5.1 at each scale
   (``deepgin_training``) and the two-stage training (warm-up without the GAN, then the adversarial stage);
-* :mod:`.testtime` -- the authors' test-time self-ensemble and the polyphase sub-image split (REFERENCE.md);
+* :mod:`.testtime` -- the authors' test-time self-ensemble and the polyphase sub-image split
+  (book/reference_implementations.md, "DeepGIN: test time");
 * :mod:`.checks` -- the paper's claims (Sects. 6.1-6.2) checked against its Tables 1-2;
 * :mod:`.figures` -- the chapter's figures (back-projection anatomy, attention maps, receptive fields, masks).
 """

@@ -5,7 +5,7 @@
 (Sect. 5) but not the weights; spectral normalisation [20] "after each convolutional layer" (Sect. 4.1); the output
 is "a set of feature maps with size of H/2^2 x W/2^2 x c" (Sect. 4.1), a PatchGAN-style map of local decisions.
 
-Layer widths from the authors' code (REFERENCE.md, "DeepGIN's published code, details"): per scale, 4x4
+Layer widths from the authors' code (book/reference_implementations.md, "DeepGIN: discriminators"): per scale, 4x4
 convolutions with padding 2, ``6 -> 64`` (stride 2), ``-> 128`` (stride 2), ``-> 256``, ``-> 256`` (stride 1),
 LeakyReLU(0.2) after each but the last; D2 sees ``AvgPool(3, stride 2)`` of D1's input. (With padding 2 every 4x4
 convolution adds one row and column, so the maps are 1/4 of the input plus a few pixels, as in pix2pixHD.) This

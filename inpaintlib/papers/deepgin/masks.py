@@ -13,7 +13,8 @@ def deepgin_masks(h: int, w: int, rng: np.random.Generator, free_form: str = "ai
     Batch Formation"): all three types, ``[box, cellular automaton, free-form]``, so each training
     image becomes three masked images.
 
-    ``free_form="aim"`` (default) uses the AIM 2020 free-form generator of REFERENCE.md;
+    ``free_form="aim"`` (default) uses the AIM 2020 free-form generator (book/reference_implementations.md,
+    "AIM 2020 masks");
     ``free_form="deepfill_v2"`` uses DeepFill v2 brush strokes, the generator the paper's text
     cites ("the free-form mask proposed in [34]").
     """

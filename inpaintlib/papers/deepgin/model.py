@@ -3,14 +3,15 @@
 Both generators are one encoder-decoder (:class:`DeepGINGenerator`): a 7x7 convolution, 4x4 stride-2 convolutions
 down to the bottleneck, ``n_blocks`` ResNet blocks (Fig. 3: standard, dilated or SPD), then bilinear x2 upsampling
 each followed by a 3x3 convolution back up, and a 7x7 convolution to RGB (the authors' code's layout,
-REFERENCE.md; LeakyReLU(0.2) after every convolution but the last, replicate padding, no normalisation -- Sect. 5
-removes every BatchNorm). G2 adds, as Sect. 4.1 describes:
+book/reference_implementations.md, "DeepGIN: generators", which the comments below call "authors' code";
+LeakyReLU(0.2) after every convolution but the last, replicate padding, no normalisation -- Sect. 5 removes every
+BatchNorm). G2 adds, as Sect. 4.1 describes:
 
 * **Multi-Scale Self-Attention** (MSSA): a non-local block [29] after the third of the six bottleneck blocks
   (16 x 16 at 256 px), and on the skip connections from the 1/8 (32 x 32) and 1/4 (64 x 64) encoder levels: a 3x3
   convolution halving the channels ("standard convolutional layers to reduce the channel size before connecting to
   the SA blocks"), then a non-local block; the decoder concatenates the skip after its upsampling convolution and
-  mixes with a 3x3 convolution (authors' code, REFERENCE.md). ``attention="sa"`` keeps only the bottleneck block
+  mixes with a 3x3 convolution (authors' code). ``attention="sa"`` keeps only the bottleneck block
   (Table 1 "-SA"), ``"none"`` none of them (and no skips).
 * **Back Projection** (BP): at the 64 x 64 decoder level (1/4) two 7x7 heads give the low-resolution image
   ``I_lr`` and a sigmoid weight map ``w``; with ``r = I_lr - down4(I_out')`` the output becomes
@@ -27,8 +28,8 @@ Table 1's counts, reproduced exactly to the printed digit (``tests/test_deepgin.
 192 -> 128) 42,892,134 (42.892M, the same for standard, dilated and SPD blocks, which have equal counts);
 + BP 42,929,772 (42.930M).
 
-Conventions at the boundary (DESIGN.md): :class:`DeepGINNet` takes ``(image, valid)`` with 1 = known and builds
-DeepGIN's input itself: ``M = 1 - valid`` (1 = hole, Sect. 3), ``I_in`` = the image with holes filled with 1
+Conventions at the boundary (book/conventions.md, "Masks"): :class:`DeepGINNet` takes ``(image, valid)`` with 1 = known
+and builds DeepGIN's input itself: ``M = 1 - valid`` (1 = hole, Sect. 3), ``I_in`` = the image with holes filled with 1
 (authors' code), G1 sees ``[I_in, M]`` (Sect. 4.1, "(I_in, M) in R^{H x W x (3+1)}").
 """
 from __future__ import annotations
@@ -67,7 +68,7 @@ class DeepGINConfig(ScaledConfig):
     """Architecture of DeepGIN (G1 + G2). ``paper()`` is the full model, SPDResBlk-MSSA-BP (Table 1, last row)."""
 
     image_size: int = 256  # Sect. 3: "we fix the input to 256x256"
-    coarse_widths: tuple[int, ...] = (32, 64, 128, 256)  # authors' code (REFERENCE.md): 7x7 -> 32, 4x4 s2 -> 64/128/256
+    coarse_widths: tuple[int, ...] = (32, 64, 128, 256)  # authors' code: 7x7 -> 32, 4x4 s2 -> 64/128/256
     refine_widths: tuple[int, ...] = (32, 64, 128, 256, 512)  # authors' code: 7x7 -> 32, 4x4 s2 -> 64 .. 512 (1/16)
     n_blocks: int = 6  # Sect. 4.1: 6 SPD ResNet blocks in G1 and 6 in G2
     block: str = "spd"  # Sect. 4.1 / Fig. 3(c, d); "standard" (Fig. 3a) and "dilated" (Fig. 3b) for Table 1
@@ -81,8 +82,8 @@ class DeepGINConfig(ScaledConfig):
     bp_level: int = 2  # Sect. 4.1: I_lr at "the layer with spatial size of 64x64" (1/4); Sect. 4.2: down-sampled 4x
     coarse_only: bool = False  # Table 1, "StdResBlk (Coarse only)": G1 alone
     g2_input: str = "coarse"  # Sect. 3: G2(I_coarse, M); "composite" = authors' code (known pixels pasted in)
-    hole_fill: float = 1.0  # authors' code (REFERENCE.md): holes of I_in filled with 1
-    padding_mode: str = "replicate"  # authors' code (REFERENCE.md)
+    hole_fill: float = 1.0  # authors' code: holes of I_in filled with 1
+    padding_mode: str = "replicate"  # authors' code
     slope: float = 0.2  # authors' code: LeakyReLU(0.2) throughout
     init_scale: float = 0.1  # Sect. 5.1: "smaller initialization" of ESRGAN [30]: Kaiming x 0.1
     init_scope: str = "resblocks"  # Sect. 5.1 via [30]: scale the residual blocks' convs; "all" = authors' code
@@ -280,8 +281,8 @@ class DeepGINNet(InpaintingNet):
         """Sect. 5.1, "the initialization method mentioned in [30], using a smaller initialization": Kaiming-normal
         weights (fan-in) and zero biases on every convolution, the weights multiplied by ``init_scale`` inside the
         ResNet blocks (ESRGAN scales its residual blocks only; ``init_scope="resblocks"``) or on every convolution
-        (``init_scope="all"``, the authors' code per REFERENCE.md: a stack of ~11 plain convolutions each x 0.1
-        starts with an output of order 1e-8). Then, with ``sa_zero_init``, each non-local block's output conv is
+        (``init_scope="all"``, the authors' code, see the module docstring: a stack of ~11 plain convolutions each
+        x 0.1 starts with an output of order 1e-8). Then, with ``sa_zero_init``, each non-local block's output conv is
         set to zero."""
         scaled = {id(c) for b in self.modules() if isinstance(b, (StandardResBlock, DilatedResBlock, SPDResBlock))
                   for c in b.modules()}

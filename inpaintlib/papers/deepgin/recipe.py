@@ -9,9 +9,10 @@ the L1 loss only, then the main stage with the discriminators D1/D2 and every te
 * Eq. 6: total variation of ``I_compltd`` over the whole image;
 * Eq. 7: ``L_total = L_L1 + 0.001 L_adv,G + 0.05 L_perceptual + 80 L_style + 0.1 L_tv`` (Sect. 5.1).
 
-Where the authors' code (REFERENCE.md) differs from the paper, the paper is the default and the code's choice an
-option: ``style_norm="mse"`` (Gram difference squared), ``tv_norm="mse"``, ``vgg_layer_weights=DEEPGIN_VGG_LAYER_WEIGHTS``
-(1/32 .. 1), ``grad_clip=3``. Every term is a mean (the library's normalisation), not the "sums" of Eq. 1's text.
+Where the authors' code (book/reference_implementations.md, "DeepGIN: losses and training") differs from the
+paper, the paper is the default and the code's choice an option: ``style_norm="mse"`` (Gram difference squared),
+``tv_norm="mse"``, ``vgg_layer_weights=DEEPGIN_VGG_LAYER_WEIGHTS`` (1/32 .. 1), ``grad_clip=3``. Every term is a
+mean (the library's normalisation), not the "sums" of Eq. 1's text.
 """
 from __future__ import annotations
 
@@ -38,8 +39,8 @@ __all__ = ["DEEPGIN_VGG_LAYER_WEIGHTS", "PAPER_LOSS_WEIGHTS", "VGG19_LAYERS", "D
            "changes_from_paper", "DeepGINLoss", "DeepGINDLoss", "protocol", "train_deepgin", "describe",
            "joined_history", "adversarial_share"]
 
-#: DeepGIN's VGG19 layer weights for conv1_1 .. conv5_1 (REFERENCE.md: DeepGIN's published code). The paper
-#: (Sect. 4.2, Eq. 4) names the five layers but weights them equally.
+#: DeepGIN's VGG19 layer weights for conv1_1 .. conv5_1 (DeepGIN's published code: book/reference_implementations.md,
+#: "DeepGIN: losses and training"). The paper (Sect. 4.2, Eq. 4) names the five layers but weights them equally.
 DEEPGIN_VGG_LAYER_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
 #: Sect. 5.1: lambda_hole = 5 (Eq. 1; L_valid has weight 1), lambda_adv = 0.001, lambda_perceptual = 0.05,
 #: lambda_style = 80, lambda_tv = 0.1 (Eq. 7).
@@ -67,9 +68,9 @@ class DeepGINTraining:
     vgg_layers: tuple[str, ...] = VGG19_LAYERS  # Sect. 4.2
     vgg_layer_weights: tuple[float, ...] | None = None  # Eq. 4: equal; DEEPGIN_VGG_LAYER_WEIGHTS = authors' code
     vgg_input_scale: float = 1.0  # the VGG sees the images at full size (Sect. 4.2); ci: half size (cost)
-    style_norm: str = "l1"  # Eq. 5: L1 of the Gram difference; "mse" = authors' code (REFERENCE.md)
+    style_norm: str = "l1"  # Eq. 5: L1 of the Gram difference; "mse" = authors' code (see the module docstring)
     tv_norm: str = "l1"  # Eq. 6: L1; "mse" = authors' code
-    disc_widths: tuple[int, ...] = (64, 128, 256, 256)  # authors' code (REFERENCE.md); the paper gives none
+    disc_widths: tuple[int, ...] = (64, 128, 256, 256)  # authors' code (see .discriminators); the paper gives none
     mask_generator: str = "aim"  # Sect. 5.1: box, cellular automaton, free-form (one drawn per image; see below)
     datasets: tuple[str, ...] = ("celeba_hq",)  # Sect. 5.2: CelebA-HQ 27K train / 3K test (Table 1)
     test_datasets: tuple[str, ...] = ("ffhq", "oxford_buildings")  # Sect. 6.2: FFHQ (1,000) and Oxford (523), Table 2
@@ -87,7 +88,7 @@ def _paper_train() -> TrainConfig:
         betas=(0.5, 0.999), d_betas=(0.5, 0.999),  # Sect. 5.1: Adam "with momentum 0.5"; beta2: PyTorch default
         optimizer="adam",
         lr_schedule="linear", decay_start=0.1,  # Sect. 5.1: the initial rates for 10 epochs, then linearly to 0 over 90
-        grad_clip=None,  # the paper clips nothing; the authors' code clips the gradient norm at 3 (REFERENCE.md)
+        grad_clip=None,  # the paper clips nothing; the authors' code clips the gradient norm at 3 (module docstring)
         log_every=100, eval_every=STEPS_PER_EPOCH, ckpt_every=STEPS_PER_EPOCH, seed=0,  # our choice: bookkeeping
     )
 
@@ -139,7 +140,7 @@ def _ci(paper: DeepGINTraining) -> DeepGINTraining:
         datasets=(), test_datasets=(),  # changed: the sample scenes
         train=paper.train.replace(steps=CI_STEPS, batch_size=CI_BATCH,  # changed: cost
                                   lr=CI_LR, d_lr=4 * CI_LR,  # changed: 3x, the paper's ratio D/G = 4 kept
-                                  grad_clip=3.0,  # changed: the authors' code's clipping (REFERENCE.md)
+                                  grad_clip=3.0,  # changed: the authors' code's clipping (module docstring)
                                   lr_schedule="constant", decay_start=0.0,  # changed: too few steps to decay
                                   log_every=10, eval_every=25, ckpt_every=None))
 

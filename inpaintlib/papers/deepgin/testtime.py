@@ -1,4 +1,5 @@
-"""DeepGIN's test-time procedures, from the authors' code (REFERENCE.md); the paper names only the sub-sampling [25].
+"""DeepGIN's test-time procedures, from the authors' code (book/reference_implementations.md, "DeepGIN: test time");
+the paper names only the sub-sampling [25].
 
 * **Self-ensemble** (:func:`ensemble_predict`): complete the image under the identity, rotations by 90, 180 and 270
   degrees and a horizontal flip, undo each transform on the prediction, average the five, then composite.

@@ -1,7 +1,8 @@
 """MSA-Net (Qin, Bai, Zhao, "Multi-scale attention network for image inpainting", CVIU 2021), Sect. 3, Fig. 1.
 
 Feature extraction -> multi-scale attention group (MSAG, several MSAUs) -> image restoration (three IRUs) -> output.
-The figures are lost; the text leaves open what this module therefore chooses (each repeated at the field):
+Our text copy of the paper lacks its figures (they are in the published article); what the text leaves open, this
+module chooses (each repeated at the field):
 
 * feature extraction: a 7x7 convolution (64 maps), then one stride-2 3x3 convolution (128 maps) that takes the mask
   as an extra channel and max-pools it (Sect. 3.4 puts the mask update in "the downsampling layers of feature

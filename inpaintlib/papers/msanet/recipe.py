@@ -124,8 +124,15 @@ def msanet_loss(model: nn.Module, image: torch.Tensor, valid: torch.Tensor, weig
     * ``L_2`` (Eq. 11): mean squared error of the filled image ``I* = valid * I + (1 - valid) * output`` (our reading
       of "the filled image") against the ground truth over the whole image (Eq. 11's 1/(W*H*C) with the squared
       2-norm, the usual reading), so only the hole's pixels carry a gradient;
-    * ``L_perceptual`` (Eq. 12): sum over the feature maps of their mean squared difference;
+    * ``L_perceptual`` (Eq. 12): sum over the feature maps of their mean squared difference. Eq. 12 prints the
+      2-norm itself, not its square, over ``W*H*C``; we square it (our choice: the usual perceptual loss, Johnson et
+      al.'s, and the reading under which it is the feature-space twin of Eq. 11's ``L_2``);
     * ``L_style`` (Eq. 15): sum over the feature maps of ``1/(C*C) || K (G_Out - G_GT) ||_1``.
+
+    Which maps: Sect. 3.5 names "the aggregated multiscale layer and deconvolutional layers in image restoration",
+    four maps in our network (:data:`~.model.LOSS_FEATURES`: the MSAG output and the three restoration units), while
+    Eqs. 13-15 restrict ``i`` to ``0 < i <= 3``, three maps. The paper does not say which three; we use all four in
+    both terms (our choice).
     """
     w = dict(PAPER_LOSS_WEIGHTS if weights is None else weights)
     out, feats = model(image, valid, return_features=True)  # one call per step (DDP contract)

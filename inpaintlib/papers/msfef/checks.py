@@ -15,6 +15,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
+from ...chapter.tables import repeated_values
 from .tables import PAPER_TABLE1, PAPER_TABLE1_METRICS
 
 __all__ = ["psnr_vs_l2", "repeated_cells", "best_rows", "wins", "table1_findings"]
@@ -36,21 +37,9 @@ def psnr_vs_l2(table: Mapping = PAPER_TABLE1, buckets: Sequence[str] | None = No
 
 
 def repeated_cells(table: Mapping = PAPER_TABLE1, buckets: Sequence[str] | None = None) -> pd.DataFrame:
-    """Values printed identically in two or more rows of the same metric and bucket, with the number of significant
-    digits they share (two-digit L2 values can coincide by chance; a six-digit PSNR hardly can)."""
-    out = []
-    for metric, rows in table.items():
-        n = len(next(iter(rows.values())))
-        for i in range(n):
-            seen: dict[float, list[str]] = {}
-            for row, vals in rows.items():
-                seen.setdefault(vals[i], []).append(row)
-            for v, where in seen.items():
-                if len(where) > 1:
-                    digits = len(f"{v:.4f}".replace(".", "").lstrip("0"))
-                    out.append({"metric": metric, "bucket": buckets[i] if buckets else i, "value": v,
-                                "significant digits": digits, "rows": "; ".join(where)})
-    return pd.DataFrame(out, columns=["metric", "bucket", "value", "significant digits", "rows"])
+    """Values printed identically in two or more rows of the same metric and bucket
+    (:func:`inpaintlib.chapter.repeated_values` on Table 1)."""
+    return repeated_values(table, buckets)
 
 
 def best_rows(table: Mapping = PAPER_TABLE1, buckets: Sequence[str] | None = None) -> pd.DataFrame:

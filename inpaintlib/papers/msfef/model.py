@@ -20,7 +20,8 @@ How we read the inconsistent Table 2 (the chapter's implementation notes say the
 * Masks are concatenated with the features (Sect. 3.2.1: "the upsampled feature map and mask are
   concatenated with the output feature map and mask ... along the channel dimension"), so the
   decoder's partial convolutions take one mask channel per feature channel (``multi_channel=True``,
-  NVIDIA's reference convention in REFERENCE.md); the encoder's masks are single-channel.
+  NVIDIA's reference convention, book/reference_implementations.md, "The partial convolution layer"); the
+  encoder's masks are single-channel.
 * Output: the raw output of the last partial convolution, in image space ([0, 1] intended; Table 2
   lists no final activation, so there is none). Callers clamp when they need a picture.
 """
@@ -62,6 +63,7 @@ class MSFEFConfig(ScaledConfig):
     norm_affine: bool = True  # our choice: learnable scale/shift in IN and BN (the paper is silent)
     fusion_init: float = 1.0 / 3.0  # our choice: the paper gives no initial value for the fusion weights
     use_msfef: bool = True  # False = "All loss + No MSFEF" (Table 1): each MSFEF -> one 3x3 PConv, same width
+    # (the paper gives no kernel size for the replacement; 3x3, as PConv1-4, is our choice)
     decoder_multichannel_masks: bool = True  # our reading of Sect. 3.2.1 (masks concatenated like features)
 
     def __post_init__(self):

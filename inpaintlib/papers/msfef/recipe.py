@@ -27,7 +27,7 @@ PAPER_TABLE1_BUCKETS = TABLE1_BUCKETS
 
 #: Loss weights of Eq. 5 as given in Sect. 4.2 (item 6): w1 valid MSE, w2 hole MSE, w3 perceptual, w4 style.
 #: The paper says these are the partial-convolution paper's weights, whose perceptual weight is 0.05
-#: (REFERENCE.md); we keep the 0.01 the MSFEF paper prints.
+#: (book/reference_implementations.md, "Loss weights of the PConv ports"); we keep the 0.01 the MSFEF paper prints.
 PAPER_LOSS_WEIGHTS = {"valid": 1.0, "hole": 6.0, "perceptual": 0.01, "style": 120.0}
 
 

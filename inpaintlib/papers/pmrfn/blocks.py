@@ -1,6 +1,6 @@
 r"""PMRFN's building blocks (Wang et al., ICCV 2021, Sect. 3-4): the partial convolution with the priority-guided
-mask update (Eqs. 1-2, 5-8), the residual block of two of them (HRNet's BasicBlock, REFERENCE.md), mask-aware
-representation fusion (MRF, Eq. 9) and attention-guided representation fusion (ARF, Eqs. 3-4, 10).
+mask update (Eqs. 1-2, 5-8), the residual block of two of them (HRNet's BasicBlock; book/reference_implementations.md,
+"HRNet"), mask-aware representation fusion (MRF, Eq. 9) and attention-guided representation fusion (ARF, Eqs. 3-4, 10).
 
 Every block takes and returns ``(features, valid)`` per branch, ``valid`` ``N x 1 x h x w`` with 1 = known.
 """
@@ -25,6 +25,10 @@ class PriorityPConv(nn.Module):
       features of the pixels Eq. 1 would have filled but Eq. 5 keeps as holes are set to 0 (Eq. 2's "otherwise");
     * ``"pconv"``: plain partial convolution (Eq. 1 update), i.e. ``delta = 0``;
     * ``"conv"``: a plain convolution (Table 2 "w/o PConv" and "HRNet"); the mask passes through unchanged.
+
+    A stride-2 layer (the transitions that make the lower branches) keeps the plain partial-convolution update even
+    in ``"priority"`` mode (our choice; the paper does not say): Eq. 5 compares priorities of pixels at the input's
+    resolution, and a stride-2 output pixel has no single input pixel whose priority it would take.
     """
 
     def __init__(self, c_in: int, c_out: int, mode: str, *, residue: bool, delta: float = 0.5,
@@ -52,7 +56,8 @@ class PriorityPConv(nn.Module):
 
 
 class ResidualBlock(nn.Module):
-    """HRNet's BasicBlock (REFERENCE.md: two 3x3 convolutions + identity) built from :class:`PriorityPConv`:
+    """HRNet's BasicBlock (book/reference_implementations.md, "HRNet": two 3x3 convolutions + identity) built from
+    :class:`PriorityPConv`:
     ``relu(conv2(relu(conv1(x))) + x)``, each convolution updating the mask. No BatchNorm (our choice: batch 4 at
     paper scale, and a normalisation over partly zero maps would mix holes into the statistics)."""
 
@@ -69,7 +74,7 @@ class ResidualBlock(nn.Module):
 
 class MaskAwareFusion(nn.Module):
     r"""Mask-aware representation fusion (Sect. 4.2.2, Eq. 9) or, with ``masked=False``, HRNet's exchange
-    (REFERENCE.md: the incoming maps summed, then ReLU; Table 2 "HRNet").
+    (book/reference_implementations.md, "HRNet": the incoming maps summed, then ReLU; Table 2 "HRNet").
 
     For target level ``t`` and source ``s`` (branches ordered finest first): the same branch is added as it is; a
     coarser source is transformed by a 1x1 convolution and nearest upsampling (HRNet; the paper: "upsample"), its

@@ -7,7 +7,7 @@ of partial convolutions with the priority-guided mask update (Eqs. 5-8), mask-aw
 stages 1-5 (Eq. 9), attention-guided representation fusion before stage 6 (Eqs. 3-4, 10), side outputs at the three
 lower resolutions and the final image from the four branches concatenated (Sect. 4.4). The supplement with the
 detailed architecture is not available: what this module chooses is marked "our choice" in :class:`PMRFNConfig`, and
-what it takes from HRNet is marked "HRNet (REFERENCE.md)".
+what it takes from HRNet is marked "HRNet" (book/reference_implementations.md, "HRNet").
 """
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ class PMRFNConfig(ScaledConfig):
     """Architecture of PMRFN; ``paper()`` is Sect. 4 with HRNet-W32 for what the paper leaves to its supplement."""
 
     image_size: int = 256  # Sect. 5.1: images resized to 256 x 256
-    widths: tuple[int, int, int, int] = (32, 64, 128, 256)  # HRNet (REFERENCE.md): W32, finest branch first
-    blocks_per_stage: int = 4  # HRNet (REFERENCE.md): 4 BasicBlocks per branch per module ("four residual blocks
+    widths: tuple[int, int, int, int] = (32, 64, 128, 256)  # HRNet: W32, finest branch first
+    blocks_per_stage: int = 4  # HRNet: 4 BasicBlocks per branch per module ("four residual blocks
     # in each sub-network", Sect. 4.1, confirms it)
     n_stages: int = 6  # Sect. 4.1: six stages
     stem_width: int = 32  # our choice: one 3x3 partial convolution at full resolution ("starts from high-resolution
