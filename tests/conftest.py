@@ -77,9 +77,18 @@ def pytest_collection_finish(session) -> None:
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
+    """Stop the smoke run if it is still going, and remove its folder (fake datasets and paper-size checkpoints,
+    several GB): each session starts its own."""
+    import shutil
+
     proc = _PAPER_SMOKE.get("proc")
     if proc is not None and proc.poll() is None:  # the session ended first (a failure, -x, Ctrl-C)
         proc.kill()
+        proc.wait()
+    for f in _PAPER_SMOKE.get("files", ()):
+        f.close()
+    if _PAPER_SMOKE.get("tmp") is not None:
+        shutil.rmtree(_PAPER_SMOKE["tmp"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
