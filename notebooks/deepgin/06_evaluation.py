@@ -37,8 +37,8 @@ from inpaintlib import viz
 from inpaintlib.chapter import (completion_grid, demo_against_ci, evaluate_methods, load_trained, predictor,
                                 run_context, shipped_checkpoints, show)
 from inpaintlib.papers.deepgin import PAPER_TABLE2, PAPER_TABLE2_COLUMNS, checks
-from inpaintlib.papers.deepgin.evaluation import claims_text, methods_for, table2_layout
-from inpaintlib.metrics import fid_available, lpips_available
+from inpaintlib.papers.deepgin.evaluation import (claims_text, methods_for, perceptual_columns_text,
+                                                  table2_layout)
 from inpaintlib.record import record
 
 run = run_context("deepgin", scale, seed=seed, device=device, data_root=data_root, smoke=smoke, **knobs)
@@ -88,13 +88,7 @@ for name in run.datasets_for("Table 2"):  # FFHQ and Oxford Buildings at paper s
     t2 = table2_layout({f"{size} px": (t2_images, methods), f"OS ({2 * size} px, split)": (os_images, os_methods)},
                        d.protocol, seed)
     show(t2, f"Our Table 2, {name}, {scale} scale (composite, whole image)", digits=3)
-lp, fd = lpips_available(), fid_available()
-display(Markdown(
-    "Our Table 2 has the pixel columns (PSNR, SSIM, L1) only. The paper's FID and LPIPS columns need networks trained "
-    "on ImageNet (InceptionV3, AlexNet), which this notebook does not compute with: on "
-    f"{len(t2_images)} test photograph(s) per group an FID says little (its covariance estimate needs thousands of "
-    "images), and the book keeps one metric set across its chapters. Here LPIPS " + ("could run" if lp[0] else f"could not run either ({lp[1]})")
-    + "; FID " + ("could run" if fd[0] else f"could not run either ({fd[1]})") + "."))
+display(Markdown(perceptual_columns_text(len(t2_images))))
 paper = pd.concat({f"{ds}, {m}": pd.DataFrame(v, index=PAPER_TABLE2_COLUMNS).T for (ds, m), v in PAPER_TABLE2.items()})
 show(paper, "Paper Table 2 as printed (FFHQ / Oxford, fully trained; for reference only)", digits=3)
 os_gain = t2.xs(ens, level="method")["PSNR"] - t2.xs(ours, level="method")["PSNR"]

@@ -74,11 +74,7 @@ rep = P.table2_repeats()
 record("pmrfn_t2_repeated_values", len(rep))
 if len(rep):
     show(rep, "Table 2 values printed identically in two rows")
-    display(Markdown("Two rows that remove different modules print the same value to every digit here: "
-                     + "; ".join(f"{r.metric.upper()} {r.value} ({r['significant digits']} significant digits) in "
-                                 f"{r.rows}" for _, r in rep.iterrows())
-                     + ". Different networks rarely agree to that many digits; one of the two cells may have been "
-                       "copied from the other, and the comparisons below that involve either row rest on it."))
+    display(Markdown(P.repeats_text(rep)))
 
 # %% [markdown]
 # ## Our runs beside the paper's

@@ -58,6 +58,19 @@ def methods_for(model, label: str, size: int, extra: Mapping[str, Callable] | No
     return methods, os_methods
 
 
+def perceptual_columns_text(n_images: int) -> str:
+    """Why our Table 2 has no FID and LPIPS columns, with whether each could run here (generated)."""
+    from ...metrics import fid_available, lpips_available
+
+    lp, fd = lpips_available(), fid_available()
+    return ("Our Table 2 has the pixel columns (PSNR, SSIM, L1) only. The paper's FID and LPIPS columns need networks "
+            "trained on ImageNet (InceptionV3, AlexNet), which this notebook does not compute with: on "
+            f"{n_images} test photograph(s) per group an FID says little (its covariance estimate needs thousands of "
+            "images), and the book keeps one metric set across its chapters. Here LPIPS "
+            + ("could run" if lp[0] else f"could not run either ({lp[1]})")
+            + "; FID " + ("could run" if fd[0] else f"could not run either ({fd[1]})") + ".")
+
+
 def claims_text(pix: pd.DataFrame, rng: dict, perc: pd.DataFrame) -> str:
     """The generated sentence on Sect. 6.2's claims (:mod:`.checks`)."""
     os_not = perc[(perc["size"] == "OS") & ~perc["Ours best"]]

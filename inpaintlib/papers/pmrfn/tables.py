@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["table2_repeats", "TABLE1_BUCKETS", "TABLE1_COLUMNS", "TABLE1_METHODS", "PAPER_TABLE1", "PAPER_TABLE2", "TABLE2_METRICS",
+__all__ = ["table2_repeats", "repeats_text", "TABLE1_BUCKETS", "TABLE1_COLUMNS", "TABLE1_METHODS", "PAPER_TABLE1", "PAPER_TABLE2", "TABLE2_METRICS",
            "LOWER_IS_BETTER", "consistency", "average_check", "table2_vs_table1", "not_best", "mrf_monotone", "variant_below"]
 
 TABLE1_BUCKETS = ("(0.01, 0.1]", "(0.1, 0.2]", "(0.2, 0.3]", "(0.3, 0.4]", "(0.4, 0.5]", "(0.5, 0.6]")
@@ -106,6 +106,17 @@ def table2_repeats() -> pd.DataFrame:
 
     return repeated_values({m: {r: (v[k],) for r, v in PAPER_TABLE2.items()} for k, m in enumerate(TABLE2_METRICS)},
                            ["Places2"])
+
+
+def repeats_text(rep: pd.DataFrame) -> str:
+    """The generated sentence on :func:`table2_repeats` ("" when nothing repeats)."""
+    if rep.empty:
+        return ""
+    return ("Two rows that remove different modules print the same value to every digit here: "
+            + "; ".join(f"{r.metric.upper()} {r.value} ({r['significant digits']} significant digits) in {r.rows}"
+                        for _, r in rep.iterrows())
+            + ". Different networks rarely agree to that many digits; one of the two cells may have been copied from "
+              "the other, and the comparisons below that involve either row rest on it.")
 
 
 def variant_below(a: str, b: str) -> dict[str, bool]:
