@@ -208,8 +208,8 @@ def resolution_priority(x: torch.Tensor, valid: torch.Tensor, *, residue: bool, 
     check_valid(valid, x)
     feats = contextual_residue(x, valid, masked=masked_residue) if residue else x
     rho = contour_striking(feats, valid, kernel_size=kernel_size, gradient=gradient)
-    # A flat region has no isophote: a priority at the features' float rounding (a constant map's residue is about
-    # 3e-7 of its values, not 0) counts as 0, so Eq. 5's threshold sees q_max = 0 and fills the whole border (Eq. 1)
+    # A flat region has no isophote: a priority at the features' float rounding (a constant map's priorities come
+    # out at a few 1e-7 of its values, not 0; tests/test_pmrfn.py) counts as 0, so Eq. 5's threshold sees q_max = 0 and fills the whole border (Eq. 1)
     # instead of a border fraction chosen by rounding noise (our choice: FLAT_TOL of each image's largest feature).
     scale = (x * valid.to(x.dtype)).abs().flatten(1).amax(dim=1).view(-1, 1, 1, 1)
     return torch.where(rho <= FLAT_TOL * scale, torch.zeros_like(rho), rho)
