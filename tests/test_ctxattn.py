@@ -183,6 +183,7 @@ def test_hole_crops_contain_the_hole_and_keep_images_differentiable():
 # ------------------------------------------------------------------------------------------- network
 from inpaintlib.papers.ctxattn import (CtxAttnConfig, CtxAttnNet, ctxattn_training, build_critic,  # noqa: E402
                                        critic_loss, generator_loss)
+from inpaintlib.papers.ctxattn import architecture as A  # noqa: E402
 
 
 def _batch(n=2, s=64):
@@ -193,8 +194,16 @@ def _batch(n=2, s=64):
 
 
 def test_paper_configuration_parameter_count_is_pinned():
-    # DeepFill v1 layers (book/reference_implementations.md), c = 32, dilations 2/4/8/16: the paper prints no count
-    assert CtxAttnNet(CtxAttnConfig.paper()).num_parameters() == 3_490_886
+    # DeepFill v1's layout (book/reference_implementations.md), c = 32, dilations 2/4/8/16, summed by hand from
+    # k*k*in*out + out per convolution: coarse 1,448,227 + dilated branch 880,480 + attention branch 695,968 (4c from
+    # its second stride-2 convolution on) + decoder 576,867. The paper prints no count.
+    net = CtxAttnNet(CtxAttnConfig.paper())
+    assert net.num_parameters() == 1_448_227 + 880_480 + 695_968 + 576_867 == 3_601_542
+    derived = A.parameter_derivation(net).groupby(level="stage", sort=False)["parameters"].sum()
+    assert derived.to_dict() == {"1 coarse": 1_448_227, "2 conv branch": 880_480, "2 attention branch": 695_968,
+                                 "2 decoder": 576_867}
+    widths = {r["layer"]: r["out"] for r in net.architecture_table()}
+    assert (widths["r_conv4"], widths["r_att4"]) == (64, 128)  # the branches differ at their second stride 2
 
 
 def test_generator_returns_both_stages_in_unit_range_and_keeps_known_pixels_in_the_composite():

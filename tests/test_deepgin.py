@@ -24,7 +24,7 @@ EXACT_COUNTS = {
     "StdResBlk-MSSA": 42_892_134,
     "DilatedResBlk-MSSA": 42_892_134,
     "SPDResBlk-MSSA": 42_892_134,
-    "SPDResBlk-MSSA-BP": 42_929_772,
+    "SPDResBlk-MSSA-BP": 42_930_186,
 }
 
 
@@ -130,7 +130,7 @@ def test_ci_forward_returns_all_outputs_with_their_shapes_and_trains():
     image, valid = torch.rand(2, 3, 64, 64), _valid()
     out = net(image, valid, return_all=True)
     assert out.output.shape == out.coarse.shape == out.before_bp.shape == (2, 3, 64, 64)
-    assert out.lowres.shape == out.bp_weight.shape == (2, 3, 16, 16)
+    assert out.lowres.shape == (2, 3, 16, 16) and out.bp_weight.shape == (2, 1, 64, 64)
     assert bool(((out.bp_weight > 0) & (out.bp_weight < 1)).all())
     loss = (out.output - image).abs().mean() + (out.coarse - image).abs().mean() + out.lowres.abs().mean()
     loss.backward()
@@ -145,6 +145,20 @@ def test_ci_forward_is_cheap_enough_for_a_cpu_notebook():
     assert fc.get_total_flops() < 0.25e9  # about 0.18 GFLOP per 64 px image
 
 
+def test_back_projection_composites_the_known_pixels_then_adds_the_weighted_residual():
+    # the authors' code: C = M * I_out' + (1 - M) * I, I_out = C + w * up4(I_lr - down4(C)), bilinear, aligned corners
+    torch.manual_seed(0)
+    net = DeepGINNet(DeepGINConfig.ci())
+    image, valid = torch.rand(2, 3, 64, 64), _valid()
+    with torch.no_grad():
+        o = net(image, valid, return_all=True)
+    assert torch.equal(o.before_bp * valid, image * valid)
+    down = torch.nn.functional.interpolate(o.before_bp, size=(16, 16), mode="bilinear", align_corners=True)
+    up = torch.nn.functional.interpolate(o.lowres - down, size=(64, 64), mode="bilinear", align_corners=True)
+    torch.testing.assert_close(o.output, o.before_bp + o.bp_weight * up)
+    assert float((o.output - o.before_bp).abs().max()) > 1e-3  # the residual is not nothing at initialisation
+
+
 def test_paper_config_shapes_and_multi_scale_attention_at_16_32_64():
     net = _meta_net(DeepGINConfig.paper())
     seen = []
@@ -153,7 +167,8 @@ def test_paper_config_shapes_and_multi_scale_attention_at_16_32_64():
             m.register_forward_hook(lambda mod, inp, out: seen.append((out.shape[1], out.shape[-1])))
     with torch.device("meta"):
         coarse, none = net.coarse(torch.empty(1, 4, 256, 256))
-        out, extras = net.refine(torch.empty(1, 4, 256, 256))
+        out, extras = net.refine(torch.empty(1, 4, 256, 256), torch.empty(1, 3, 256, 256),
+                                 torch.empty(1, 1, 256, 256))
     assert coarse.shape == out.shape == (1, 3, 256, 256) and none == {}
     assert extras["lowres"].shape == (1, 3, 64, 64)
     assert sorted(seen) == [(64, 64), (128, 32), (512, 16)]  # (channels, side): SA at 16, 32 and 64 px
@@ -256,7 +271,8 @@ def test_table1_steps_are_the_added_parts():
         assert sum(g.values()) == EXACT_COUNTS[name]
     assert groups["StdResBlk-SA"]["G2 SA (bottleneck)"] == 525_568  # one non-local block on 512 channels
     assert groups["StdResBlk-MSSA"]["G2 MSSA skips and mixing"] == 1_516_576
-    assert groups["SPDResBlk-MSSA-BP"]["G2 back projection"] == 37_638  # two 7x7 heads 128 -> 3
+    # the authors' layout: I_lr = 3x3 128 -> 32, 3x3 32 -> 3; the weight map = 3x3 32 -> 1 on the full-size features
+    assert groups["SPDResBlk-MSSA-BP"]["G2 back projection"] == (9 * 128 * 32 + 32) + (9 * 32 * 3 + 3) + (9 * 32 + 1)
     assert "G2 encoder" not in groups["StdResBlk (Coarse only)"]
 
 
@@ -264,10 +280,14 @@ def test_smaller_initialisation_scales_the_resblocks_or_with_the_authors_option_
     torch.manual_seed(0)
     image, valid = torch.rand(1, 3, 64, 64), _valid(1)
     base = dataclasses.replace(DeepGINConfig.ci(), output_bias=0.0)  # the paper's zero biases
+    def heads(cfg):  # what the networks' RGB heads give (G2's output itself is composited with the known pixels)
+        o = DeepGINNet(cfg)(image, valid, return_all=True)
+        return torch.cat([o.coarse.flatten(), o.lowres.flatten()])
+
     with torch.no_grad():
-        ours = DeepGINNet(base)(image, valid)
-        theirs = DeepGINNet(dataclasses.replace(base, init_scope="all"))(image, valid)
-        grey = DeepGINNet(dataclasses.replace(base, init_scope="all", output_bias=0.5))(image, valid)
+        ours = heads(base)
+        theirs = heads(dataclasses.replace(base, init_scope="all"))
+        grey = heads(dataclasses.replace(base, init_scope="all", output_bias=0.5))
     assert float(ours.std()) > 1e-3
     assert float(theirs.abs().max()) < 1e-5  # ~11 plain convs each x 0.1: the signal starts vanishingly small
     assert torch.allclose(grey, torch.full_like(grey, 0.5), atol=1e-4)  # ci's RGB heads start at mid-grey
@@ -279,7 +299,8 @@ def test_architecture_table_lists_every_parameter_once_with_output_sizes():
     rows = architecture_table(DeepGINConfig.paper())
     assert sum(r["parameters"] for r in rows) == EXACT_COUNTS["SPDResBlk-MSSA-BP"]
     by_name = {r["layer"]: r for r in rows}
-    assert by_name["refine.lr_head"]["output size"] == "64x64"
+    assert by_name["refine.lr_head.2"]["output size"] == "64x64"  # I_lr at 1/4
+    assert by_name["refine.bp_weight_head"]["output size"] == "256x256"  # the weight map at full size
     assert [r["dilation"] for r in rows if r["layer"].startswith("coarse.blocks.0.first")] == [1, 2, 3, 4, 5, 6, 8, 10]
 
 

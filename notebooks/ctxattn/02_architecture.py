@@ -60,6 +60,23 @@ print(f"scale = {scale!r}; changed from paper():", cfg.changes_from_paper() or "
 show(A.layer_table(paper_model), "CtxAttnNet(CtxAttnConfig.paper()), layer by layer")
 
 # %% [markdown]
+# ## The parameter count, derived layer by layer
+#
+# DeepFill v1's layout fixes the count: a k x k convolution from `in` to `out` channels with a bias holds
+# k * k * in * out + out weights, and the attention layer holds none. The two refinement branches differ at their
+# second stride-2 convolution: 2c (64) in the dilated branch, 4c (128) in the attention branch, as in DeepFill v1's
+# code. The derivation below is written from the layer table above and summed per stage; the last line compares it
+# with the module's own count.
+
+# %%
+derivation = A.parameter_derivation(paper_model)
+show(derivation, "Parameters of CtxAttnNet(CtxAttnConfig.paper()), derived layer by layer")
+by_stage = derivation.groupby(level="stage", sort=False)["parameters"].sum()
+assert by_stage.sum() == paper_model.num_parameters(), (by_stage.sum(), paper_model.num_parameters())
+display(Markdown("Derived: " + " + ".join(f"{v:,} ({k})" for k, v in by_stage.items())
+                 + f" = **{by_stage.sum():,}**, the module's own count: {paper_model.num_parameters():,}."))
+
+# %% [markdown]
 # ## Parameter count and multiply-accumulates at 256x256
 #
 # The paper prints neither. Counted on the paper configuration (the configuration is printed with the count) with

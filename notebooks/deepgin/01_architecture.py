@@ -32,7 +32,7 @@ from IPython.display import Markdown, display
 from inpaintlib.chapter import show
 from inpaintlib.data import SampleScenes
 from inpaintlib.masks import center_box_mask, to_tensor
-from inpaintlib.papers.deepgin import DeepGINConfig, DeepGINNet, architecture_table
+from inpaintlib.papers.deepgin import PAPER_TABLE1_PARAMS, DeepGINConfig, DeepGINNet, architecture_table
 from inpaintlib.papers.deepgin import figures as F
 from inpaintlib.record import record
 
@@ -55,9 +55,10 @@ print(f"scale = {scale!r}; changed from paper():", cfg.changes_from_paper() or "
 # `DeepGINConfig`: G2 sees the raw coarse output (paper, Sect. 3) or the coarse output composited with the known
 # pixels (`g2_input="composite"`, code); the non-local blocks start as identities (paper: "exactly the same as [29]")
 # or not (`sa_zero_init=False`, code); ESRGAN's smaller initialisation scales the residual blocks (paper, via [30]) or
-# every convolution (`init_scope="all"`, code). The two Back Projection heads (a 7x7 convolution to I_lr and a 7x7
-# convolution to a sigmoid weight map) are our reading: Table 1's 42.892M -> 42.930M step allows 37,366 .. 38,365
-# parameters and they add 37,638 (other readings fit too; see `inpaintlib.papers.deepgin.model`).
+# every convolution (`init_scope="all"`, code). Back Projection follows the code's layout, which the paper does not
+# give: I_lr from the 1/4-level features through a 3x3 convolution to 32 channels and a 3x3 convolution to RGB, the
+# weight map a one-channel sigmoid 3x3 convolution of the full-size last decoder features, the output composited
+# with the known pixels before it is down-sampled. The derivation of its count is below Table 1.
 
 # %% [markdown]
 # ## Paper Table 1: the parameter count of every variant
@@ -73,6 +74,31 @@ record("deepgin_params_paper", int(t1["parameters (ours)"].iloc[-1]))
 display(Markdown(f"{int(t1['matches'].sum())} of the 7 printed counts are reproduced to the printed digit. The "
                  "standard, dilated and SPD blocks have the same count (an SPD block splits the output channels of its "
                  "first convolution among the rates), so the three MSSA rows print the same 42.892M."))
+
+# %% [markdown]
+# ### Table 1's last step, derived from the layout
+#
+# The last row adds Back Projection to G2. A k x k convolution from `in` to `out` channels with a bias holds
+# k * k * in * out + out weights. With the code's layout the step follows from the widths at the 1/4 level (128) and
+# at full size (32), and lands inside the window that the printed, rounded counts leave.
+
+# %%
+bp_rows = pd.DataFrame([
+    {"layer": "I_lr: 3x3 conv 128 -> 32", "parameters": 3 * 3 * 128 * 32 + 32},
+    {"layer": "I_lr: 3x3 conv 32 -> 3", "parameters": 3 * 3 * 32 * 3 + 3},
+    {"layer": "weight map: 3x3 conv 32 -> 1, sigmoid", "parameters": 3 * 3 * 32 * 1 + 1}]).set_index("layer")
+bp_derived = int(bp_rows["parameters"].sum())
+with torch.device("meta"):  # counts only; the row before matches its printed digits (Table 1 above)
+    bp_model = DeepGINNet(DeepGINConfig.paper()).parameter_groups()["G2 back projection"]
+    before = DeepGINNet(DeepGINConfig.variant("SPDResBlk-MSSA")).num_parameters()
+show(bp_rows, "Back Projection's parameters, layer by layer (paper configuration)")
+assert bp_derived == bp_model, (bp_derived, bp_model)
+after = float(PAPER_TABLE1_PARAMS["SPDResBlk-MSSA-BP"].rstrip("M")) * 1e6  # printed to the thousand
+lo, hi = round(after - 500 - before), round(after + 499 - before)
+display(Markdown(f"Derived: **{bp_derived:,}** parameters, the module's own count {bp_model:,}. From our "
+                 f"{before:,} for SPDResBlk-MSSA to the printed {PAPER_TABLE1_PARAMS['SPDResBlk-MSSA-BP']}, the step "
+                 f"can be {lo:,} .. {hi:,}: the derived count "
+                 f"{'lies inside' if lo <= bp_derived <= hi else 'lies OUTSIDE'} it."))
 
 # %% [markdown]
 # ## Paper Figs. 2-3: the layers of G1 and G2

@@ -8,7 +8,7 @@ from torch import nn
 from ...cost import count_macs
 from .model import CtxAttnNet
 
-__all__ = ["parts", "parameter_table", "macs_table", "layer_table"]
+__all__ = ["parts", "parameter_table", "macs_table", "layer_table", "parameter_derivation"]
 
 
 def parts(model: CtxAttnNet) -> dict[str, nn.Module]:
@@ -43,3 +43,19 @@ def macs_table(model: CtxAttnNet, size: int = 256) -> dict:
 def layer_table(model: CtxAttnNet) -> pd.DataFrame:
     """One row per layer (``CtxAttnNet.architecture_table``), indexed by stage and layer name."""
     return pd.DataFrame(model.architecture_table()).set_index(["stage", "layer"])
+
+
+def parameter_derivation(model: CtxAttnNet) -> pd.DataFrame:
+    """The parameter count derived by hand from the layer table, one row per convolution: a k x k convolution from
+    ``in`` to ``out`` channels with a bias has ``k * k * in * out + out`` weights (the attention layer has none).
+    Columns ``formula`` and ``parameters``, and a ``subtotal`` per stage; the notebook compares the sum with the
+    module's own count (``num_parameters``), so the table and the module cannot disagree unnoticed."""
+    rows = []
+    for r in model.architecture_table():
+        k = int(r["op"].split("conv ")[1].split("x")[0]) if "conv" in r["op"] else 0
+        n = k * k * r["in"] * r["out"] + r["out"] if k else 0
+        rows.append({"stage": r["stage"], "layer": r["layer"],
+                     "formula": f"{k}*{k}*{r['in']}*{r['out']} + {r['out']}" if k else "no weights", "parameters": n})
+    t = pd.DataFrame(rows)
+    t["subtotal"] = t.groupby("stage", sort=False)["parameters"].cumsum()
+    return t.set_index(["stage", "layer"])

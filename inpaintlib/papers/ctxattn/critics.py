@@ -6,8 +6,9 @@ there say "DeepFill v1".
   hole. DeepFill v1 trains with one box hole per batch and crops that box; with irregular holes we crop, per image,
   the square of side ``max(bounding-box side, local_size / 2)`` centred on the hole's bounding box (kept inside the
   image) and resize it to ``local_size`` (bilinear for images, nearest for the hole map) -- our choice.
-* :func:`generator_loss`: DeepFill v1's ``1.2 * (discounted L1 on the hole + L1 on known pixels)`` for both stages
-  plus ``0.001 * (-E[D(composite)])`` over both critics. The reference computes its L1 terms on images in [-1, 1];
+* :func:`generator_loss`: DeepFill v1's ``1.2 * (discounted L1 on the hole + L1 on known pixels)`` for both stages,
+  the coarse stage's terms weighted 1.2 more (its configuration's ``COARSE_L1_ALPHA``: the coarse terms count 1.44,
+  the refined 1.2), plus ``0.001 * (-E[D(composite)])`` over both critics. The reference computes its L1 terms on images in [-1, 1];
   ours are the same (``2 |a - b|`` on [0, 1] images).
 * :func:`critic_loss`: ``E[D(fake)] - E[D(real)] + 10 * GP`` for each critic, the gradient norm taken over hole
   pixels (DeepFill v1).
@@ -48,7 +49,7 @@ class LossWeights:
 
     hole: float = 1.2  # spatially discounted L1 on the hole, both stages
     known: float = 1.2  # L1 on known pixels, both stages
-    coarse: float = 1.0  # weight of the coarse stage's terms relative to the refined stage's (our reading: equal)
+    coarse: float = 1.2  # the coarse stage's terms relative to the refined stage's (DeepFill v1: COARSE_L1_ALPHA)
     adversarial: float = 0.001  # WGAN generator term
     gamma: float = 0.9  # discount; the DeepFill v1 paper says 0.99, its authors recommend 0.9
     gp: float = 10.0  # gradient penalty weight (DeepFill v1)

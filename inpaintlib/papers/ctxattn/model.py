@@ -14,8 +14,9 @@ paper's description matches and does not cite; each such value says "DeepFill v1
   up c, c/2, 3.
 * Stage 2 (refinement, Sect. III.A-C) on the coarse output composited with the known pixels: a dilated-convolution
   branch (5x5 c, s2 c, 2c, s2 2c, 4c, 4c, dilated 4c at 2/4/8/16) and a contextual-attention branch (5x5 c, s2 c,
-  2c, s2 2c, 4c, 4c with ReLU, contextual attention on the 1/4-resolution features, 4c, 4c), concatenated, then
-  4c, 4c, up 2c, 2c, up c, c/2, 3.
+  2c, s2 4c, 4c, 4c with ReLU, contextual attention on the 1/4-resolution features, 4c, 4c), concatenated, then
+  4c, 4c, up 2c, 2c, up c, c/2, 3. The two branches differ at their second stride-2 convolution (2c in the dilated
+  branch, 4c in the attention branch), as in DeepFill v1's code.
 
 With irregular masks the attention branch can go idle: at 64 px the matching grid is 8 x 8, and with a large
 stroke mask every 3x3 window may touch the hole, leaving no usable background patch (the layer then outputs zeros;
@@ -160,12 +161,16 @@ class CtxAttnNet(InpaintingNet):
             _encoder("c", c) + dil + _decoder("c_dec", c), 5)
         self.rows = [dict(stage="1 coarse", **r) for r in rows1]
         if cfg.refine:
-            half = [dataclasses.replace(s, out=s.out // 2) if i in (1, 3) else s
-                    for i, s in enumerate(_encoder("r_conv", c))]  # s2 c, 2c, s2 2c in the refinement branches
+            def narrowed(prefix: str, at: tuple[int, ...]) -> list[ConvSpec]:  # halve the widths at layers `at`
+                return [dataclasses.replace(s, out=s.out // 2) if i in at else s
+                        for i, s in enumerate(_encoder(prefix, c))]
+
+            # DeepFill v1: the dilated branch is 5x5 c, s2 c, 2c, s2 2c, 4c, 4c; the attention branch keeps 4c at
+            # its second stride-2 convolution (5x5 c, s2 c, 2c, s2 4c, 4c, 4c) and ends in a ReLU before the layer
             self.conv_branch, rows2 = _spec_layers(
-                half + [dataclasses.replace(s, name="r_" + s.name) for s in dil], 5)
-            att_pre = [dataclasses.replace(s, name=s.name.replace("conv", "att")) for s in half]
-            att_pre[-1] = dataclasses.replace(att_pre[-1], act="ReLU")  # DeepFill v1: ReLU before the layer
+                narrowed("r_conv", (1, 3)) + [dataclasses.replace(s, name="r_" + s.name) for s in dil], 5)
+            att_pre = narrowed("r_att", (1,))
+            att_pre[-1] = dataclasses.replace(att_pre[-1], act="ReLU")
             self.att_pre, rows3 = _spec_layers(att_pre, 5) if cfg.attention else (None, [])
             self.ctx_attention = ContextualAttention(cfg.ca_patch, cfg.ca_rate, cfg.ca_softmax_scale, cfg.ca_fuse,
                                                      cfg.ca_fuse_k, cfg.ca_exclusion,

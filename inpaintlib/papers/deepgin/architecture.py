@@ -43,7 +43,7 @@ def architecture_table(config: DeepGINConfig, image_size: int | None = None) -> 
             x = torch.empty(1, 4, size, size)
             coarse, _ = net.coarse(x)
             if net.refine is not None:
-                net.refine(x)
+                net.refine(x, torch.empty(1, 3, size, size), torch.empty(1, 1, size, size))
     finally:
         for h in hooks:
             h.remove()

@@ -102,11 +102,9 @@ def bp_anatomy(model: DeepGINNet, image: torch.Tensor, valid: torch.Tensor):
     o = model(image, valid, return_all=True)
     if o.lowres is None:
         raise ValueError("this model has no Back Projection branch (back_projection=False)")
-    f = image.shape[-1] // o.lowres.shape[-1]
-    added = o.output - o.before_bp
-    w_up = F.interpolate(o.bp_weight, scale_factor=f, mode="bilinear", align_corners=False).mean(1, keepdim=True)
+    added, w = o.output - o.before_bp, o.bp_weight
     panels = {"input": image * valid + (1 - valid), "I_lr (1/4)": o.lowres.clamp(0, 1),
-              "weight map (mean RGB)": o.bp_weight.mean(1, keepdim=True), "residual added": added,
+              "weight map": w, "residual added": added,
               "before BP": o.before_bp.clamp(0, 1), "after BP": o.output.clamp(0, 1), "ground truth": image}
     fig, axes = plt.subplots(1, len(panels), figsize=(7.8, 1.6))
     for ax, (name, x) in zip(axes, panels.items()):
@@ -123,8 +121,8 @@ def bp_anatomy(model: DeepGINNet, image: torch.Tensor, valid: torch.Tensor):
     hole = 1 - valid
     nums = {"psnr_before_bp": _composite_psnr(o.before_bp, image, valid),
             "psnr_after_bp": _composite_psnr(o.output, image, valid),
-            "weight_hole": float((w_up * hole).sum() / hole.sum().clamp(min=1)),
-            "weight_known": float((w_up * valid).sum() / valid.sum().clamp(min=1))}
+            "weight_hole": float((w * hole).sum() / hole.sum().clamp(min=1)),
+            "weight_known": float((w * valid).sum() / valid.sum().clamp(min=1))}
     return fig, nums
 
 

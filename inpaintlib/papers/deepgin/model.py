@@ -13,20 +13,20 @@ BatchNorm). G2 adds, as Sect. 4.1 describes:
   the SA blocks"), then a non-local block; the decoder concatenates the skip after its upsampling convolution and
   mixes with a 3x3 convolution (authors' code). ``attention="sa"`` keeps only the bottleneck block
   (Table 1 "-SA"), ``"none"`` none of them (and no skips).
-* **Back Projection** (BP): at the 64 x 64 decoder level (1/4) two 7x7 heads give the low-resolution image
-  ``I_lr`` and a sigmoid weight map ``w``; with ``r = I_lr - down4(I_out')`` the output becomes
-  ``I_out = I_out' + up4(w) * up4(r)`` ("learning to weight the BP residual and adding it back", Sect. 4.1).
-  The two heads' shape is our reading: they add 37,638 parameters, and Table 1's 42.892M -> 42.930M step allows
-  37,366 .. 38,365. Other readings fit that window too (a 3x3 128 -> 32 conv then a 3x3 32 -> 3 conv for I_lr,
-  37,763; a weight head seeing the features and I_lr, 7x7 131 -> 3, with the 7x7 I_lr head, 38,079), so the count
-  confirms the size of the BP branch, not its exact layout. ``down4`` is a 4x4 average pool and ``up4`` bilinear
-  (our choice; the paper says "down-sampling by 4 times").
+* **Back Projection** (BP), laid out as in the authors' code (Sect. 4.1 gives the idea, not the layers): ``I_lr`` is
+  formed from the 1/4-level (64 x 64) decoder features by a 3x3 convolution to the stem's width (32), the
+  activation and a 3x3 convolution to RGB; the weight map ``w`` is a one-channel sigmoid 3x3 convolution of the
+  full-resolution last decoder features. The output ``I_out'`` is first composited with the known pixels,
+  ``C = M * I_out' + (1 - M) * I``, then ``r = I_lr - down4(C)`` and ``I_out = C + w * up4(r)`` ("learning to weight
+  the BP residual and adding it back", Sect. 4.1). ``down4`` and ``up4`` are bilinear with aligned corners (the
+  authors' ``UpsamplingBilinear2d`` at x1/4 and x4), as is every upsampling of the decoders. BP adds
+  9*128*32 + 32 + 9*32*3 + 3 (``I_lr``) + 9*32*1 + 1 (``w``) = 38,052 parameters.
 
 Table 1's counts, reproduced exactly to the printed digit (``tests/test_deepgin.py``): G1 8,167,843 (8.168M);
 + G2 without SA/BP 40,849,990 (40.850M); + the bottleneck SA block (non-local, 512 channels) 41,375,558 (41.376M);
 + the two MSSA skips (3x3 conv 256 -> 128 + SA, 3x3 conv 128 -> 64 + SA) and the 3x3 mixing convs (384 -> 256,
 192 -> 128) 42,892,134 (42.892M, the same for standard, dilated and SPD blocks, which have equal counts);
-+ BP 42,929,772 (42.930M).
++ BP 42,930,186 (42.930M).
 
 Conventions at the boundary (book/conventions.md, "Masks"): :class:`DeepGINNet` takes ``(image, valid)`` with 1 = known
 and builds DeepGIN's input itself: ``M = 1 - valid`` (1 = hole, Sect. 3), ``I_in`` = the image with holes filled with 1
@@ -162,12 +162,15 @@ def _conv(cfg: DeepGINConfig, c_in: int, c_out: int, k: int, stride: int = 1) ->
 
 
 def downsample_lr(image: torch.Tensor, factor: int) -> torch.Tensor:
-    """The down-sampling of Back Projection and of ``I_gt^lr`` (Sect. 4.2): ``factor x factor`` average pooling."""
-    return F.avg_pool2d(image, factor)
+    """The down-sampling of Back Projection and of ``I_gt^lr`` (Sect. 4.2, "down-sampled 4 times"): bilinear with
+    aligned corners (the authors' code, ``UpsamplingBilinear2d(scale_factor=1/4)``)."""
+    h, w = image.shape[-2:]
+    return F.interpolate(image, size=(h // factor, w // factor), mode="bilinear", align_corners=True)
 
 
 def _up(x: torch.Tensor, factor: int) -> torch.Tensor:
-    return F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False)
+    """Bilinear x``factor`` with aligned corners (the authors' code, ``UpsamplingBilinear2d``)."""
+    return F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=True)
 
 
 class _MSSASkip(nn.Module):
@@ -183,8 +186,9 @@ class _MSSASkip(nn.Module):
 
 
 class DeepGINGenerator(nn.Module):
-    """One DeepGIN generator (G1 or G2): see the module docstring. ``forward(x) -> (output, extras)`` where
-    ``extras`` holds ``lowres``, ``bp_weight`` and ``before_bp`` when Back Projection is on."""
+    """One DeepGIN generator (G1 or G2): see the module docstring. ``forward(x, image, valid) -> (output, extras)``
+    where ``extras`` holds ``lowres``, ``bp_weight`` and ``before_bp`` when Back Projection is on (which composites
+    with the known pixels of ``image``, ``valid`` = 1 where known; the generators without BP ignore both)."""
 
     def __init__(self, cfg: DeepGINConfig, widths: tuple[int, ...], dilations: tuple[int, ...], attention: str,
                  back_projection: bool, in_channels: int = 4, out_channels: int = 3):
@@ -204,12 +208,14 @@ class DeepGINGenerator(nn.Module):
         self.skips = nn.ModuleDict({str(i): _MSSASkip(cfg, widths[i]) for i in levels})
         self.mix = nn.ModuleDict({str(i): nn.Sequential(_conv(cfg, widths[i] + widths[i] // 2, widths[i], 3), _act(cfg))
                                   for i in levels})
-        if back_projection:
-            self.lr_head = _conv(cfg, widths[cfg.bp_level], out_channels, 7)  # I_lr (Sect. 4.1)
-            self.bp_weight_head = _conv(cfg, widths[cfg.bp_level], out_channels, 7)  # weight of the BP residual
+        if back_projection:  # authors' code: I_lr from the 1/4 level, the weight map from the full-size features
+            self.lr_head = nn.Sequential(_conv(cfg, widths[cfg.bp_level], widths[0], 3), _act(cfg),
+                                         _conv(cfg, widths[0], out_channels, 3))
+            self.bp_weight_head = _conv(cfg, widths[0], 1, 3)
         self.to_rgb = _conv(cfg, widths[0], out_channels, 7)
 
-    def forward(self, x: torch.Tensor):  # noqa: D102
+    def forward(self, x: torch.Tensor, image: Optional[torch.Tensor] = None,
+                valid: Optional[torch.Tensor] = None):  # noqa: D102
         feats = [self.stem(x)]
         for d in self.down:
             feats.append(d(feats[-1]))
@@ -220,7 +226,6 @@ class DeepGINGenerator(nn.Module):
             h = blk(h)
         if self.bottleneck_attn is not None and self.sa_after == len(self.blocks):
             h = self.bottleneck_attn(h)
-        extras: dict[str, torch.Tensor] = {}
         lr_feat = None
         for i in reversed(range(len(self.widths) - 1)):
             h = self.up[i](_up(h, 2))
@@ -229,14 +234,18 @@ class DeepGINGenerator(nn.Module):
             if i == self.bp_level:
                 lr_feat = h
         out = self.to_rgb(h)
-        if lr_feat is not None:  # Back Projection (Sect. 4.1)
-            f = 2 ** self.bp_level
-            lowres = self.lr_head(lr_feat)
-            weight = torch.sigmoid(self.bp_weight_head(lr_feat))
-            residual = lowres - downsample_lr(out, f)
-            extras = {"lowres": lowres, "bp_weight": weight, "before_bp": out}
-            out = out + _up(weight, f) * _up(residual, f)
-        return out, extras
+        if lr_feat is None:
+            return out, {}
+        if image is None or valid is None:
+            raise ValueError("Back Projection composites with the known pixels: pass image and valid "
+                             "(N x 3 x H x W and N x 1 x H x W, valid = 1 where known)")
+        # Back Projection (Sect. 4.1; layout of the authors' code, see the module docstring)
+        f = 2 ** self.bp_level
+        lowres = self.lr_head(lr_feat)  # I_lr
+        weight = torch.sigmoid(self.bp_weight_head(h))  # w, full size, one channel
+        composite = out * (1 - valid) + image * valid  # C = M * I_out' + (1 - M) * I
+        residual = lowres - downsample_lr(composite, f)  # r = I_lr - down4(C)
+        return composite + weight * _up(residual, f), {"lowres": lowres, "bp_weight": weight, "before_bp": composite}
 
 
 @dataclass
@@ -244,7 +253,8 @@ class DeepGINOutputs:
     """Everything the losses and the chapter's figures need from one forward pass (Sects. 3, 4.1, 4.2).
 
     ``output`` = I_out (raw, not clamped), ``coarse`` = I_coarse, ``lowres`` = I_lr (1/4 size) with ``bp_weight``
-    its sigmoid weight map and ``before_bp`` the output before the residual is added (None without BP);
+    its sigmoid weight map (N x 1 x H x W) and ``before_bp`` the output composited with the known pixels before the
+    weighted residual is added (None without BP);
     ``hole`` = M (1 = hole) and ``masked_input`` = I_in as the network saw them.
     """
 
@@ -293,7 +303,7 @@ class DeepGINNet(InpaintingNet):
                     m.weight.data.mul_(self.config.init_scale)
                 nn.init.zeros_(m.bias)
         for g in (self.coarse, self.refine):
-            for head in (getattr(g, "to_rgb", None), getattr(g, "lr_head", None)):
+            for head in (getattr(g, "to_rgb", None), getattr(g, "lr_head", [None])[-1]):
                 if head is not None:
                     nn.init.constant_(head.bias, self.config.output_bias)
         if self.config.sa_zero_init:
@@ -313,7 +323,7 @@ class DeepGINNet(InpaintingNet):
         out = coarse
         if self.refine is not None:
             g2_in = coarse if self.config.g2_input == "coarse" else coarse * hole + image * valid
-            out, extras = self.refine(torch.cat([g2_in, hole], dim=1))  # G2(I_coarse, M)
+            out, extras = self.refine(torch.cat([g2_in, hole], dim=1), image, valid)  # G2(I_coarse, M)
         if not return_all:
             return out
         return DeepGINOutputs(output=out, coarse=coarse, hole=hole, masked_input=masked, **extras)

@@ -153,7 +153,8 @@ def changes_from_paper(recipe: DeepGINTraining) -> dict[str, tuple[Any, Any]]:
 # ----------------------------------------------------------------------------------------------------- losses
 def _lowres_valid(valid: torch.Tensor, factor: int) -> torch.Tensor:
     """The valid map of ``I_lr``: a low-resolution pixel is known when all of its ``factor x factor`` pixels are
-    (our choice; the paper does not say how M is down-sampled)."""
+    (our choice: Eq. 1 needs a binary map; the authors' code weights its two L1 terms with the bilinearly
+    down-sampled mask, which is fractional along the hole's border)."""
     return (F.avg_pool2d(valid, factor) > 1 - 1e-6).to(valid.dtype)
 
 
