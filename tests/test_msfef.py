@@ -222,3 +222,81 @@ def test_table1_checks_find_the_printed_repeats_and_a_psnr_below_its_l2_bound():
     made_up = {"L2": {"a": (0.0100,), "b": (0.0100,)}, "PSNR": {"a": (20.0,), "b": (19.0,)}}
     l2 = checks.psnr_vs_l2(made_up)  # 10 log10(1 / 0.01005) = 19.978: 20.0 is fine, 19.0 is not
     assert l2.set_index("row").consistent.to_dict() == {"a": True, "b": False}
+
+
+def test_psnr_vs_l2_is_two_sided_and_takes_the_allowance_as_a_parameter():
+    import math
+
+    from inpaintlib.papers.msfef import checks
+
+    # L2 0.0100 printed to 4 decimals: PSNR must lie in [10 log10(1/0.01005), 10 log10(1/0.00995) + allowance]
+    low, top = 10 * math.log10(1 / 0.01005), 10 * math.log10(1 / 0.00995)  # 19.978, 20.022
+    made_up = {"L2": {"low": (0.0100,), "fine": (0.0100,), "high": (0.0100,)},
+               "PSNR": {"low": (low - 0.01,), "fine": (20.1,), "high": (top + 0.5,)}}
+    got = checks.psnr_vs_l2(made_up, allowance_db=0.19).set_index("row")
+    assert got.verdict.to_dict() == {"low": "below the lower bound", "fine": "consistent",
+                                     "high": "above the upper allowance"}
+    assert got.consistent.to_dict() == {"low": False, "fine": True, "high": False}
+    assert got.loc["fine", "lowest PSNR allowed"] == pytest.approx(low)
+    assert got.loc["fine", "highest PSNR allowed"] == pytest.approx(top + 0.19)
+    assert got.loc["high", "gap needed"] == pytest.approx(0.5)
+    # a larger allowance lets the high cell through; the low cell stays below whatever the allowance
+    wide = checks.psnr_vs_l2(made_up, allowance_db=0.6).set_index("row")
+    assert wide.verdict.to_dict() == {"low": "below the lower bound", "fine": "consistent", "high": "consistent"}
+
+
+def test_default_jensen_allowance_is_the_largest_deviation_of_the_reference_rows_of_table1():
+    import inspect
+    import math
+
+    from inpaintlib.papers.msfef import PAPER_TABLE1, checks
+
+    prov = checks.jensen_allowance()
+    # reference rows: no PSNR cell printed identically in another row of the same bucket
+    psnr = PAPER_TABLE1["PSNR"]
+    repeated = {r for r in psnr for i, v in enumerate(psnr[r]) if any(psnr[o][i] == v for o in psnr if o != r)}
+    assert prov["rows"] == [r for r in psnr if r not in repeated]
+    assert "All loss + No MSFEF" not in prov["rows"]  # its [0.01,0.1) PSNR repeats "No perceptual, no style"
+    deviations = [p - 10 * math.log10(1 / l2) for r in prov["rows"]
+                  for l2, p in zip(PAPER_TABLE1["L2"][r], psnr[r])]
+    assert prov["allowance_db"] == pytest.approx(max(map(abs, deviations)))
+    # the default is that number rounded up to 0.01 dB, and it is the default of every check that takes one
+    assert checks.JENSEN_ALLOWANCE_DB == math.ceil(prov["allowance_db"] * 100) / 100
+    for fn in (checks.psnr_vs_l2, checks.beaten_cells, checks.table1_findings):
+        assert inspect.signature(fn).parameters["allowance_db"].default == checks.JENSEN_ALLOWANCE_DB
+
+
+def test_table1_no_msfef_row_sits_above_its_l2_and_its_psnr_win_does_not_survive():
+    import math
+
+    from inpaintlib.papers.msfef import PAPER_TABLE1, checks
+
+    h, allow, row = checks.L2_HALF_UNIT, checks.JENSEN_ALLOWANCE_DB, "All loss + No MSFEF"
+    l2s, psnrs = PAPER_TABLE1["L2"][row], PAPER_TABLE1["PSNR"][row]
+    above = [p > 10 * math.log10(1 / (l2 - h)) + allow for l2, p in zip(l2s, psnrs)]
+    assert all(above), above  # a fact about the printed table, computed here from its cells
+    got = checks.psnr_vs_l2()
+    assert (got[got.row == row].verdict == "above the upper allowance").all()
+    # the one cell where it beats "All loss + MSFEF": PSNR [0.1,0.2); its own L2 caps it below what MSFEF's allows
+    beaten = checks.beaten_cells()
+    assert list(zip(beaten.metric, beaten.bucket)) == [("PSNR", 1)]
+    mine = 10 * math.log10(1 / (l2s[1] - h)) + allow
+    msfef = 10 * math.log10(1 / (PAPER_TABLE1["L2"]["All loss + MSFEF"][1] + h))
+    assert psnrs[1] > PAPER_TABLE1["PSNR"]["All loss + MSFEF"][1] and mine < msfef
+    assert not beaten.survives[0] and beaten["allowance needed"][0] == pytest.approx(msfef - mine + allow)
+    text = checks.table1_findings()["text"]
+    assert "does not survive its own L2" in text and f'"{row}" (all five buckets)' in text
+
+
+def test_jensen_gap_is_mean_psnr_minus_psnr_of_the_mean_mse():
+    import math
+
+    import pandas as pd
+
+    from inpaintlib.papers.msfef import checks
+
+    mses = [0.01, 0.0001]  # per-image PSNRs 20 and 40 dB
+    table = pd.DataFrame({"b": [30.0, sum(mses) / 2], "same": [20.0, 0.01]}, index=["psnr", "mse"])
+    gap = checks.jensen_gap(table)
+    assert gap["b"] == pytest.approx(30 - 10 * math.log10(2 / sum(mses)))  # 7.03 dB
+    assert gap["same"] == pytest.approx(0.0, abs=1e-12)  # equal per-image errors: no gap
