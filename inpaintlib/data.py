@@ -338,7 +338,7 @@ class ImageFolder(torch.utils.data.Dataset):
       * ``"center_crop"`` / ``"resize_or_crop"`` - shorter side to ``size``, central crop (``resize_or_crop``);
       * ``"random_crop"`` - shorter side to ``size``, random crop.
     ``transform(image, rng) -> image``, when given, replaces the mode: any other resize or crop (a paper's own,
-    e.g. ``inpaintlib.papers.deepgin.deepgin_crop``); it must return ``3 x size x size``.
+    e.g. ``inpaintlib.papers.deepgin.deepgin_subimage``); it must return ``3 x size x size``.
     ``flip`` (default: on for ``"random_crop"`` and for a ``transform``, which receives the item's generator; off
     otherwise) flips horizontally with probability 0.5. Random
     choices come from ``item_rng(seed, index, epoch)``; ``set_epoch`` changes the epoch.

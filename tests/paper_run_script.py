@@ -62,7 +62,10 @@ def paper_run(paper: str, world: int = 1, **overrides):
                     ckpt_every=1, d_steps=1)
     recipe = getattr(recipe_mod, f"{paper}_training")("paper", **{**settings, **overrides})
     fields = {f.name for f in dataclasses.fields(recipe)}
-    extra = {f: v for f, v in (("vgg_backbone", "random"), ("warmup_steps", 1)) if f in fields}
+    # DeepGIN's Sect. 5.1 batches resize every image to 512 px and train on its 256 px sub-images: its crop batches
+    # keep the images at SIZE (the Sect. 5.1 path, its sharding included, is test_deepgin.py's)
+    extra = {f: v for f, v in (("vgg_backbone", "random"), ("warmup_steps", 1), ("batch_formation", "crop"))
+             if f in fields}
     return pkg.MODEL.config_cls.paper(), dataclasses.replace(recipe, **extra), getattr(recipe_mod, f"train_{paper}")
 
 

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from inpaintlib import data as D
-from inpaintlib.papers.deepgin import deepgin_crop
+from inpaintlib.papers.deepgin import deepgin_subimage
 
 
 def test_sample_photos_all_load_offline_as_rgb_uint8():
@@ -86,18 +86,6 @@ def test_sample_scenes_work_through_a_dataloader_with_workers_the_same_as_withou
 
 # ------------------------------------------------------------------ transforms
 
-def test_deepgin_crop_resizes_to_512_then_crops_256():
-    img = torch.rand(3, 300, 700)
-    rng = np.random.default_rng(0)
-    out = deepgin_crop(img, rng)
-    assert out.shape == (3, 256, 256)
-    # a constant-per-column ramp keeps its value range after the aspect-changing resize
-    ramp = torch.linspace(0, 1, 700).expand(3, 300, 700).contiguous()
-    crops = [deepgin_crop(ramp, np.random.default_rng(s)) for s in range(20)]
-    starts = [float(c[0, 0, 0]) for c in crops]
-    assert max(starts) <= 0.5 + 1e-3 and max(starts) - min(starts) > 0.1  # crop left edge within the first 256/512
-
-
 def test_resize_or_crop_256_keeps_aspect_and_crops_centre_without_rng():
     img = torch.zeros(3, 256, 512)
     img[:, :, 128:384] = 1.0
@@ -145,8 +133,8 @@ def test_image_folder_modes_give_the_size_and_are_deterministic(fake_folder, mod
 
 
 def test_image_folder_transform_replaces_the_mode_and_gets_the_item_rng(fake_folder):
-    def crop(image, rng):  # DeepGIN's crop at a small size: resize to 2 x 24, random 24 x 24 sub-image
-        return deepgin_crop(image, rng, load_size=48, crop=24)
+    def crop(image, rng):  # DeepGIN's sub-image at a small size: resize to 2 x 24, random 24 x 24 polyphase phase
+        return deepgin_subimage(image, rng, load_size=48, factor=2)
 
     ds = D.ImageFolder(fake_folder, 24, transform=crop, seed=3, files=["a/x.png", "b/z.PNG"])
     assert ds.random and ds.flip

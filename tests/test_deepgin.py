@@ -449,3 +449,169 @@ def test_ci_main_stage_runs_at_the_papers_rates_after_a_faster_warm_up_and_demo_
     assert ci.train.lr == CI_LR and ci.main_lr == paper.train.lr == 1e-4  # Sect. 5.1's rate in the main stage
     assert demo.main_lr is None and demo.train.lr == CI_LR  # as the shipped demo model was trained
     assert "main_lr" in changes_from_paper(ci)
+
+
+# ------------------------------------------------------------------------- Sect. 5.1: training batch formation
+class _WholeImages(torch.utils.data.Dataset):
+    """``n`` smooth random training images of 520 x 500 px (whole images, not yet resized), one per item."""
+
+    def __init__(self, n: int = 3, h: int = 520, w: int = 500):
+        g = torch.Generator().manual_seed(7)
+        low = torch.rand(n, 3, 6, 6, generator=g)
+        self.x = nn.functional.interpolate(low, size=(h, w), mode="bilinear", align_corners=False).clamp(0, 1)
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i]
+
+
+def _phases_of_the_512_resize(image: torch.Tensor) -> list[torch.Tensor]:
+    """The four sub-images of Sect. 5.1, built by hand: the 512 x 512 resize's pixels ``[i::2, j::2]``."""
+    from inpaintlib.data import resize_image
+
+    x = resize_image(image, 512)
+    return [x[:, i::2, j::2] for i in range(2) for j in range(2)]
+
+
+def test_sect51_sub_image_is_one_polyphase_phase_of_the_512_resize():
+    import numpy as np
+
+    from inpaintlib.papers.deepgin import SubSampledImages, deepgin_subimage
+
+    image = _WholeImages(1)[0]
+    phases = _phases_of_the_512_resize(image)
+    drawn = set()
+    for s in range(12):
+        out = deepgin_subimage(image, np.random.default_rng(s))
+        k = int(np.random.default_rng(s).integers(0, 4))  # the phase (i, j) = divmod(k, 2) drawn from the same rng
+        assert out.shape == (3, 256, 256) and torch.equal(out, phases[k])
+        drawn.add(k)
+    assert drawn == {0, 1, 2, 3}  # every phase is drawn, not a crop of one corner
+    ds = SubSampledImages(_WholeImages(3), seed=1)
+    for i in range(3):
+        assert torch.equal(ds[i], ds[i])  # the same sub-image for the same index (exact resume)
+        assert any(torch.equal(ds[i], p) for p in _phases_of_the_512_resize(_WholeImages(3)[i]))
+
+
+def _record_batches(monkeypatch):
+    """The ``(image, valid)`` batches DeepGIN's generator loss sees during training."""
+    from inpaintlib.papers.deepgin import recipe as R
+
+    seen, real = [], R.DeepGINLoss.__call__
+
+    def spy(self, model, image, valid):
+        seen.append((image.detach().clone(), valid.detach().clone()))
+        return real(self, model, image, valid)
+    monkeypatch.setattr(R.DeepGINLoss, "__call__", spy)
+    return seen
+
+
+def test_a_paper_batch_holds_each_image_three_times_under_the_three_mask_types(tmp_path, monkeypatch):
+    import numpy as np
+
+    from inpaintlib.masks import aim_box_mask, aim_free_form_mask, brush_stroke_mask, cellular_automaton_mask
+    from inpaintlib.papers.deepgin import deepgin_training, train_deepgin
+
+    paper = deepgin_training("paper")
+    assert (paper.batch_formation, paper.free_form, paper.train.batch_size) == ("sect51", "deepfill_v2", 12)
+    seen = _record_batches(monkeypatch)
+    # the paper recipe at 2 images x 3 types, one warm-up update; a ci-sized network (the batches do not depend on it)
+    recipe = dataclasses.replace(deepgin_training("paper", steps=1, batch_size=6, device="cpu", log_every=1,
+                                                  eval_every=None, ckpt_every=None), warmup_steps=1)
+    data = _WholeImages(3)
+    train_deepgin(DeepGINConfig.ci(), recipe, data, tmp_path, progress=False, resume=False, adversarial=False)
+    (image, valid), = seen
+    assert image.shape == (6, 3, 256, 256) and valid.shape == (6, 1, 256, 256)
+    for j in range(2):  # image j of the update: elements 3j, 3j+1, 3j+2
+        group = image[3 * j:3 * j + 3]
+        assert torch.equal(group[0], group[1]) and torch.equal(group[0], group[2])
+        assert any(torch.equal(group[0], p) for x in data.x for p in _phases_of_the_512_resize(x))
+        # the three types, rebuilt from the image's seeded generator ([seed, step, image], inpaintlib.train)
+        rng = np.random.default_rng([recipe.train.seed, 0, j])
+        box, ca, ff = (aim_box_mask(256, 256, rng), cellular_automaton_mask(256, 256, rng),
+                       brush_stroke_mask(256, 256, rng))
+        for m, expected in enumerate((box, ca, ff)):
+            assert np.array_equal(valid[3 * j + m, 0].numpy(), expected)
+        rows, cols = np.nonzero(box == 0)  # the rectangle: its hole fills its bounding box, sides 30-70%
+        assert (box[rows.min():rows.max() + 1, cols.min():cols.max() + 1] == 0).all()
+        assert 0.3 * 256 - 1 <= rows.max() - rows.min() + 1 <= 0.7 * 256 + 1
+        rng = np.random.default_rng([recipe.train.seed, 0, j])
+        for gen in (aim_box_mask, cellular_automaton_mask):
+            gen(256, 256, rng)
+        assert not np.array_equal(ff, aim_free_form_mask(256, 256, rng))  # DeepFill v2's strokes, not AIM's
+    assert not torch.equal(image[0], image[3])
+
+
+def test_ci_and_demo_keep_their_crops_and_one_aim_mask_per_image(tmp_path, monkeypatch):
+    from inpaintlib.chapter import run_context
+    from inpaintlib.data import SampleScenes
+    from inpaintlib.masks import GENERATORS
+    from inpaintlib.papers.deepgin import EveryMaskType, SubSampledImages, deepgin_training, train_deepgin
+    from inpaintlib.papers.deepgin import recipe as R
+    from inpaintlib.papers.deepgin.recipe import changes_from_paper
+
+    for scale in ("ci", "demo"):
+        r = deepgin_training(scale)
+        assert (r.batch_formation, r.free_form, r.train_load_size) == ("crop", "aim", None)
+        changed = changes_from_paper(r)
+        assert changed["batch_formation"] == ("sect51", "crop") and changed["free_form"] == ("deepfill_v2", "aim")
+    with pytest.raises(ValueError, match="free_form"):
+        dataclasses.replace(deepgin_training("ci"), free_form="brush")
+    import numpy as np
+
+    from inpaintlib.papers.deepgin.masks import one_mask_type
+    for s in range(6):  # one type per image: AIM's draw, with the free-form generator chosen
+        assert np.array_equal(one_mask_type(32, 32, np.random.default_rng(s), "aim"),
+                              GENERATORS["aim"](32, 32, np.random.default_rng(s)))
+    # what reaches the training loop: ci the dataset itself and inpaintlib.masks.aim_mask, as before; paper the
+    # Sect. 5.1 sub-images and every mask type
+    calls = []
+
+    def record(build, loss_fn, dataset, mask_fn, config, out_dir, **kw):
+        calls.append((dataset, mask_fn, config.batch_size))
+        return build(), None
+    monkeypatch.setattr(R, "train_model", record)
+    data = _WholeImages(2)
+    train_deepgin(DeepGINConfig.ci(), deepgin_training("ci"), data, tmp_path, adversarial=False)
+    train_deepgin(DeepGINConfig.ci(), deepgin_training("paper"), data, tmp_path, adversarial=False)
+    (ci_data, ci_masks, ci_batch), (paper_data, paper_masks, paper_batch) = calls
+    assert ci_data is data and ci_masks is GENERATORS["aim"] and ci_batch == 8
+    assert isinstance(paper_data, SubSampledImages) and paper_data.base is data and paper_batch == 12
+    assert paper_masks == EveryMaskType("deepfill_v2") and paper_masks.masks_per_image == 3
+    # ci's training set is the 64 px sample-scene crops it always was
+    monkeypatch.setenv("INPAINTLIB_DATA", str(tmp_path / "data"))
+    d = run_context("deepgin", "ci", masks_per_bucket=1, test_images=1).split()
+    assert repr(d.train) == repr(SampleScenes("train", 64, seed=0)) and d.train[0].shape == (3, 64, 64)
+
+
+def test_the_paper_scale_training_notebook_path_trains_on_whole_512_px_images(tmp_path, monkeypatch):
+    """03_training at paper scale with the paper-scale smoke run's knobs (batch 1): the run context opens the
+    training images whole at 512 px, and the training function cuts a sub-image and masks it (one warm-up update; a
+    ci-sized network, cheap enough for a unit test; the paper network runs in the smoke run)."""
+    import sys
+    from pathlib import Path
+
+    from inpaintlib.chapter import run_context
+    from inpaintlib.papers.deepgin import describe, train_deepgin
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from fake_datasets import make_fake_root
+
+    monkeypatch.setenv("INPAINTLIB_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("INPAINTLIB_ARTIFACTS", str(tmp_path / "artifacts"))
+    root = make_fake_root(tmp_path / "datasets", names=("celeba_hq",))
+    run = run_context("deepgin", "paper", data_root=root, smoke=True, device="cpu", max_steps=1, warmup_steps=1,
+                      batch_size=1, datasets=1, vgg_backbone="random")
+    recipe = run.cap(run.recipe)
+    assert recipe.train_load_size == 512 and "polyphase 256 px" in describe(run.config, recipe)
+    seen = _record_batches(monkeypatch)
+    splits = run.data()
+    d = splits["celeba_hq"]
+    assert d.train[0].shape == (3, 512, 512) and d.test_images.shape[-1] == 256
+    out = train_deepgin(DeepGINConfig.ci(), recipe, d.train, run.out("celeba_hq"), **d.training_eval(),
+                        resume=run.resume, progress=False, adversarial=False)
+    (image, valid), = seen
+    assert image.shape == (1, 3, 256, 256) and valid.shape == (1, 1, 256, 256)
+    assert out["warmup"][1].train["loss"].notna().all()

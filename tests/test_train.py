@@ -311,3 +311,73 @@ def test_d_steps_updates_the_discriminator_that_many_times_per_generator_step(tm
         _cfg(d_steps=0)
     with pytest.raises(ValueError, match="decay_start"):
         _cfg(decay_start=1.0)
+
+
+# ------------------------------------------------------------------------- several masks per image (a mask source)
+class ThreeBands:
+    """A mask source with ``masks_per_image = 3``: mask ``m`` of an image holds a 4-row band at row ``4 m + r``, ``r``
+    drawn once per image from its generator (so the three masks of one image share ``r``)."""
+
+    masks_per_image = 3
+
+    def __call__(self, h, w, rng):
+        r = int(rng.integers(0, 4))
+        out = np.ones((3, h, w), np.float32)
+        for m in range(3):
+            out[m, 4 * m + r:4 * m + r + 4] = 0
+        return out
+
+
+def _step_batches(ds, mask_fn, cfg, world):
+    """Every rank's ``(images, valid)`` of every update, as the loop forms them, concatenated over the ranks."""
+    from types import SimpleNamespace
+
+    from inpaintlib.train.batches import StepBatches, collate, masks_per_image, prepare_batch
+
+    k = masks_per_image(mask_fn)
+    per_rank = [list(StepBatches(len(ds), cfg.batch_size, cfg.seed, 0, cfg.steps, r, world, k)) for r in range(world)]
+    out = []
+    for t in range(cfg.steps):
+        parts = [prepare_batch(collate([ds[i] for i in per_rank[r][t]]), mask_fn, cfg, t,
+                               SimpleNamespace(rank=r, world=world, device=torch.device("cpu")))
+                 for r in range(world)]
+        out.append(tuple(torch.cat(p) for p in zip(*parts)))
+    return out
+
+
+@pytest.mark.parametrize("batch_size", [6, 4, 1])
+def test_a_mask_source_of_three_masks_shows_each_image_under_each_of_its_masks(batch_size):
+    ds, src, cfg = Images(), ThreeBands(), _cfg(steps=3, batch_size=batch_size)
+    g = -(-batch_size // 3)  # images per update
+    steps = _step_batches(ds, src, cfg, world=1)
+    perm = np.random.default_rng([cfg.seed, 0]).permutation(len(ds))
+    for t, (images, valid) in enumerate(steps):
+        assert images.shape[0] == valid.shape[0] == batch_size
+        for e in range(batch_size):  # element e: image e // 3 of the step under its mask e % 3
+            j, m = divmod(e, 3)
+            assert torch.equal(images[e], ds[int(perm[t * g + j])])
+            assert np.array_equal(valid[e, 0].numpy(), src(16, 16, np.random.default_rng([cfg.seed, t, j]))[m])
+    if batch_size % 2 == 0:  # two processes see the same elements, each its contiguous half
+        for one, two in zip(steps, _step_batches(ds, src, cfg, world=2)):
+            assert all(torch.equal(a, b) for a, b in zip(one, two))
+
+
+def test_a_mask_source_trains_and_its_bad_masks_per_image_or_shape_is_refused(tmp_path):
+    seen = []
+
+    def loss(model, image, valid):
+        seen.append(int(image.shape[0]))
+        return l1_loss(model, image, valid)
+    train(TinyNet(), loss, Images(), ThreeBands(), _cfg(steps=2, batch_size=6), tmp_path / "ok", progress=False)
+    assert seen == [6, 6]
+
+    class Bad(ThreeBands):
+        masks_per_image = 0
+    with pytest.raises(ValueError, match="masks_per_image"):
+        train(TinyNet(), l1_loss, Images(), Bad(), _cfg(steps=1), tmp_path / "bad", progress=False)
+
+    class Flat(ThreeBands):
+        def __call__(self, h, w, rng):
+            return super().__call__(h, w, rng)[0]
+    with pytest.raises(ValueError, match=r"\(3, 16, 16\)"):
+        train(TinyNet(), l1_loss, Images(), Flat(), _cfg(steps=1), tmp_path / "flat", progress=False)

@@ -12,7 +12,9 @@ and never compares ``scale`` with a string or names a dataset itself. The rules 
 
 * **data**: at ``paper`` scale with ``data_root``, the paper's datasets (the recipe's ``datasets``, each prepared
   under ``data_root/<name>`` by ``python -m data_prep.datasets``); otherwise the sample scenes. ``run.dataset`` is
-  the first of them: the one the figure, ablation and evaluation notebooks read (the paper's first table's).
+  the first of them: the one the figure, ablation and evaluation notebooks read (the paper's first table's). The
+  training images are cropped at the network's size, or, when the recipe has a ``train_load_size`` (DeepGIN's
+  Sect. 5.1 batches at paper scale), resized whole to that size for the recipe's own sub-images.
 * **resume**: ``ci`` always trains afresh (the book's numbers come from one uninterrupted run); ``demo`` and
   ``paper`` continue a killed run from its last checkpoint.
 * **smoke** (a dry run before a long run, PyTorch Lightning's ``fast_dev_run`` in spirit): every cell once, each
@@ -170,13 +172,15 @@ class Run:
     def data(self, names: Sequence[str] | None = None, *, protocol: Protocol | None = None, size: int | None = None,
              mask_label: str | None = None, mask_generator: str = "irregular") -> dict[str, ChapterData]:
         """``name -> ChapterData`` for ``names`` (default :attr:`datasets`): training set, test photographs (at most
-        the ``test_images`` knob), fixed test masks (``masks_per_bucket``) and the protocol (default the spec's)."""
+        the ``test_images`` knob), fixed test masks (``masks_per_bucket``) and the protocol (default the spec's).
+        The training images are whole, at the recipe's ``train_load_size``, when it has one (module docstring)."""
         names = tuple(names or self.datasets)
         kw = dict(data_root=self.data_root if self.paper_data else None, seed=self.seed,
                   mask_label=mask_label or self.spec.mask_label, mask_generator=mask_generator,
                   per_bucket=self.knob("masks_per_bucket"), max_test_images=self.knob("test_images"),
                   n_examples=self.knob("test_images") or 4,  # a smoke run's figures: one example each
-                  n_eval=1 if self.smoke else None)  # and its evaluation during training: one pair
+                  n_eval=1 if self.smoke else None,  # and its evaluation during training: one pair
+                  train_size=getattr(self.recipe, "train_load_size", None))
         if names == ("sample_scenes",):
             return chapter_data(self.scale, size or self.size, protocol or self.spec.protocol(), **kw)
         return chapter_data(self.scale, size or self.size, protocol or self.spec.protocol(), datasets=names, **kw)

@@ -4,6 +4,11 @@
 test photographs are never trained on). ``paper`` with ``data_root`` uses the paper's dataset, prepared by
 ``python -m data_prep.datasets NAME --root DATA_ROOT/NAME``; without ``data_root`` it falls back to the sample
 scenes and says so.
+
+The training set is cropped at the network's size (``open_dataset``'s random crop, or the sample scenes' crops),
+unless the recipe cuts its own sub-images from whole images: then ``train_size`` asks for every training image
+resized whole to ``train_size x train_size`` (aspect ratio not kept; DeepGIN Sect. 5.1's 512 x 512, read by
+:meth:`inpaintlib.chapter.Run.data` from the recipe's ``train_load_size``).
 """
 from __future__ import annotations
 
@@ -87,13 +92,15 @@ def chapter_data(scale: str, size: int, protocol: Protocol, *, data_root: str | 
                  datasets: Sequence[str] = (), seed: int = 0, mask_label: str | None = None,
                  mask_generator: str = "irregular", per_bucket: int | None = None,
                  max_test_images: int | None = None, n_examples: int = 4,
-                 n_eval: int | None = None) -> dict[str, ChapterData]:
+                 n_eval: int | None = None, train_size: int | None = None) -> dict[str, ChapterData]:
     """``name -> ChapterData`` for the chapter: at ``paper`` scale with ``data_root``, one entry per name in
     ``datasets`` (each prepared under ``data_root/<name>``); otherwise one entry, ``"sample_scenes"``. Test masks
     use the protocol's buckets (``per_bucket`` of them per bucket; default :data:`PER_BUCKET`); at most
     ``max_test_images`` test photographs are scored (default :data:`MAX_TEST_IMAGES`; both are smoke-test knobs);
     figures of examples show ``n_examples`` pairs by default, and the evaluation during training uses the first
-    ``n_eval`` masks (all by default)."""
+    ``n_eval`` masks (all by default). ``train_size``: the training images resized whole to that side (a prepared
+    dataset's ``"resize"`` mode; sample scenes at that size) for a recipe that cuts its own sub-images; None: cropped
+    at ``size`` (module docstring)."""
     check_scale(scale)
     masks = test_masks(size, scale, protocol.buckets, protocol.closed, mask_label, mask_generator,
                        per_bucket=per_bucket)
@@ -102,12 +109,14 @@ def chapter_data(scale: str, size: int, protocol: Protocol, *, data_root: str | 
         out = {}
         for name in datasets:
             root = Path(data_root) / name
-            out[name] = ChapterData(name, open_dataset(name, root, "train", size, seed=seed),
+            train = (open_dataset(name, root, "train", size, seed=seed) if train_size is None else
+                     open_dataset(name, root, "train", train_size, mode="resize", seed=seed))
+            out[name] = ChapterData(name, train,
                                     _stack(open_dataset(name, root, "test", size), limit), masks, protocol,
                                     n_examples, n_eval)
         return out
     if data_root is not None:
         print(f"data_root is used at paper scale only; {scale} scale uses the sample scenes")
-    return {"sample_scenes": ChapterData("sample_scenes", SampleScenes("train", size, seed=seed),
+    return {"sample_scenes": ChapterData("sample_scenes", SampleScenes("train", train_size or size, seed=seed),
                                          _stack(SampleScenes("test", size), limit), masks, protocol,
                                          n_examples, n_eval)}

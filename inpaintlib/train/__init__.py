@@ -27,7 +27,10 @@ Contracts of the callables (images float ``N x 3 x H x W`` in [0, 1], ``valid`` 
   discriminator's parameters have ``requires_grad=False``; a ``loss_fn`` that needs the discriminator
   closes over it.
 * ``mask_fn(h, w, rng) -> np.ndarray`` float32 ``(h, w)``, values exactly 0/1, 1 = known (the
-  generators of ``inpaintlib.masks``); anything else raises ``ValueError``.
+  generators of ``inpaintlib.masks``); anything else raises ``ValueError``. A mask source with an attribute
+  ``masks_per_image = k > 1`` returns ``(k, h, w)``, the ``k`` masks of one image: each image of the batch then
+  appears ``k`` times in a row, once under each of its masks, and ``batch_size`` still counts masked images
+  (:mod:`.batches`; DeepGIN's Sect. 5.1 batches of 4 images x 3 mask types).
 * ``eval_fn(model) -> dict[str, float]``: called on rank 0 with the plain model in eval mode under
   ``torch.no_grad()``; e.g. ``{"psnr": ...}`` on a fixed test set.
 

@@ -4,6 +4,15 @@ The batch of update ``t`` (``t = 0, 1, ...``) is the sample positions ``t*B .. t
 permutations ``np.random.default_rng([seed, epoch]).permutation(len(dataset))``; the mask of batch element ``i`` is
 ``mask_fn(h, w, np.random.default_rng([seed, t, i]))``. Each rank takes its contiguous shard ``B / world`` of the
 step's batch, so the averaged gradient is the gradient of the full batch.
+
+**Several masks per image.** A mask source with an attribute ``masks_per_image = k > 1`` returns the ``k`` masks of
+one image, ``mask_fn(h, w, rng) -> (k, h, w)`` (DeepGIN Sect. 5.1: every training image with each of its three mask
+types). The ``B`` batch elements of update ``t`` are then image-major: element ``e`` is image ``e // k`` of the
+step, under mask ``e % k`` of ``mask_fn(h, w, np.random.default_rng([seed, t, e // k]))``; the step reads the
+``ceil(B / k)`` sample positions ``t*G .. t*G+G-1`` (``G = ceil(B / k)``; when ``k`` does not divide ``B``, e.g. a
+smoke run's batch of one, the last image has only its first ``B mod k`` masks). Ranks shard the ``B`` elements as
+above, each loading the images its elements need, so the step's elements do not depend on the number of processes.
+With ``k = 1`` this is the rule above.
 """
 from __future__ import annotations
 
@@ -17,15 +26,30 @@ from .._validate import check_image, check_valid
 from .config import TrainConfig
 from .distributed import DistContext
 
-__all__ = ["StepBatches", "collate", "make_masks", "make_loader", "prepare_batch"]
+__all__ = ["StepBatches", "collate", "masks_per_image", "make_masks", "make_loader", "prepare_batch"]
+
+
+def masks_per_image(mask_fn: Callable) -> int:
+    """``mask_fn.masks_per_image`` (the masks it returns for one image; see the module docstring), 1 by default."""
+    k = getattr(mask_fn, "masks_per_image", 1)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"mask_fn.masks_per_image must be a positive integer, got {k!r}")
+    return int(k)
+
+
+def _shard(batch_size: int, rank: int, world: int) -> range:
+    """The batch elements of one rank: its contiguous ``batch_size / world``."""
+    local = batch_size // world
+    return range(rank * local, (rank + 1) * local)
 
 
 class StepBatches(Sampler):
     """Yields the dataset indices of this rank's shard of the batches of updates ``start .. steps-1``."""
 
-    def __init__(self, n: int, batch_size: int, seed: int, start: int, steps: int, rank: int, world: int):
+    def __init__(self, n: int, batch_size: int, seed: int, start: int, steps: int, rank: int, world: int,
+                 per_image: int = 1):
         self.n, self.b, self.seed, self.start, self.steps = n, batch_size, seed, start, steps
-        self.rank, self.world = rank, world
+        self.rank, self.world, self.k = rank, world, per_image
         self._epoch, self._perm = None, None
 
     def _index(self, pos: int) -> int:
@@ -39,10 +63,11 @@ class StepBatches(Sampler):
         return self.steps - self.start
 
     def __iter__(self):
-        local = self.b // self.world
+        per_step = -(-self.b // self.k)  # images per update: ceil(B / k)
+        mine = _shard(self.b, self.rank, self.world)
+        images = range(mine.start // self.k, (mine.stop - 1) // self.k + 1)  # the images of this rank's elements
         for t in range(self.start, self.steps):
-            first = t * self.b + self.rank * local
-            yield [self._index(p) for p in range(first, first + local)]
+            yield [self._index(t * per_step + j) for j in images]
 
 
 def collate(items: list) -> torch.Tensor:
@@ -64,17 +89,21 @@ def collate(items: list) -> torch.Tensor:
     return torch.stack(out)
 
 
-def make_masks(mask_fn: Callable, h: int, w: int, seed: int, t: int, indices: range) -> torch.Tensor:
-    """The ``valid`` masks of batch elements ``indices`` of update ``t`` (``len x 1 x h x w``), checked."""
-    out = np.empty((len(indices), 1, h, w), np.float32)
+def make_masks(mask_fn: Callable, h: int, w: int, seed: int, t: int, indices: range, per_image: int = 1
+               ) -> torch.Tensor:
+    """The ``valid`` masks of batch elements (with ``per_image > 1``: of images) ``indices`` of update ``t``
+    (``len x per_image x h x w``), checked."""
+    out = np.empty((len(indices), per_image, h, w), np.float32)
+    shape = (h, w) if per_image == 1 else (per_image, h, w)
     for j, i in enumerate(indices):
         m = mask_fn(h, w, np.random.default_rng([seed, t, i]))
         if not isinstance(m, np.ndarray):
-            raise ValueError(f"mask_fn must return a numpy array of shape ({h}, {w}) (1 = known, 0 = hole), "
+            raise ValueError(f"mask_fn must return a numpy array of shape {shape} (1 = known, 0 = hole), "
                              f"got {type(m).__name__}")
-        if m.shape != (h, w):
-            raise ValueError(f"mask_fn(h={h}, w={w}, rng) returned shape {m.shape}; expected ({h}, {w}) "
-                             "float32 valid mask (1 = known, 0 = hole)")
+        if m.shape != shape:
+            raise ValueError(f"mask_fn(h={h}, w={w}, rng) returned shape {m.shape}; expected {shape} "
+                             "float32 valid mask (1 = known, 0 = hole)"
+                             + (f" (masks_per_image={per_image})" if per_image > 1 else ""))
         if m.dtype == np.bool_:  # as inpaintlib.masks.to_tensor: True could mean known or hole
             raise ValueError("mask_fn returned a boolean array; return a float32 valid map (1 = known, 0 = hole), "
                              "e.g. mask.astype(np.float32) if True means known")
@@ -82,13 +111,15 @@ def make_masks(mask_fn: Callable, h: int, w: int, seed: int, t: int, indices: ra
         if not bool(((mf == 0) | (mf == 1)).all()):
             raise ValueError("mask_fn returned a non-binary mask (values other than exactly 0 and 1); expected a "
                              "float32 valid mask, 1 = known, 0 = hole")
-        out[j, 0] = mf
+        out[j] = mf
     return torch.from_numpy(out)
 
 
-def make_loader(dataset, config: TrainConfig, start: int, ctx: DistContext) -> DataLoader:
-    """A DataLoader over this rank's shards of the batches of updates ``start .. config.steps - 1``."""
-    sampler = StepBatches(len(dataset), config.batch_size, config.seed, start, config.steps, ctx.rank, ctx.world)
+def make_loader(dataset, config: TrainConfig, start: int, ctx: DistContext, per_image: int = 1) -> DataLoader:
+    """A DataLoader over this rank's shards of the batches of updates ``start .. config.steps - 1`` (``per_image``:
+    the mask source's :func:`masks_per_image`)."""
+    sampler = StepBatches(len(dataset), config.batch_size, config.seed, start, config.steps, ctx.rank, ctx.world,
+                          per_image)
     loader_gen = torch.Generator()
     loader_gen.manual_seed(config.seed)  # the DataLoader must not draw from the global RNG (resume exactness)
     return DataLoader(dataset, batch_sampler=sampler, num_workers=config.num_workers, collate_fn=collate,
@@ -97,10 +128,19 @@ def make_loader(dataset, config: TrainConfig, start: int, ctx: DistContext) -> D
 
 def prepare_batch(images: torch.Tensor, mask_fn: Callable, config: TrainConfig, t: int, ctx: DistContext
                   ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The images of update ``t`` and their masks, checked on the CPU (no device synchronisation), on the device."""
+    """The images of update ``t`` and their masks, checked on the CPU (no device synchronisation), on the device.
+    With a mask source of ``k = masks_per_image > 1`` each image is repeated for its masks (module docstring)."""
     check_image(images, name=f"the dataset image batch of step {t + 1}")
     h, w = images.shape[-2:]
-    local = config.batch_size // ctx.world
-    valid = make_masks(mask_fn, h, w, config.seed, t, range(ctx.rank * local, (ctx.rank + 1) * local))
+    k = masks_per_image(mask_fn)
+    mine = _shard(config.batch_size, ctx.rank, ctx.world)
+    if k == 1:
+        valid = make_masks(mask_fn, h, w, config.seed, t, mine)
+    else:
+        first = mine.start // k  # the step's index of this rank's first image
+        stacks = make_masks(mask_fn, h, w, config.seed, t, range(first, (mine.stop - 1) // k + 1), k)
+        image_of = torch.tensor([e // k - first for e in mine])
+        valid = stacks[image_of, torch.tensor([e % k for e in mine])].unsqueeze(1)
+        images = images[image_of]
     check_valid(valid, image=images)
     return images.to(ctx.device, non_blocking=True), valid.to(ctx.device, non_blocking=True)

@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from ..weights import tidy_checkpoint
-from .batches import make_loader, prepare_batch
+from .batches import make_loader, masks_per_image, prepare_batch
 from .checkpoint import (LAST_NAME, MODEL_NAME, fresh_seed, load_training_state, model_config, remove_run_files,
                          save_model, save_training_state)
 from .config import TrainConfig
@@ -56,6 +56,7 @@ def train(model: torch.nn.Module, loss_fn: Callable, dataset, mask_fn: Callable,
     See the package docstring for the ``loss_fn`` / ``d_loss_fn`` / ``mask_fn`` / ``eval_fn`` contracts.
     """
     _check_arguments(config, eval_fn, discriminator, d_loss_fn, dataset)
+    masks_per_image(mask_fn)  # a bad masks_per_image fails here, before anything is written
     ctx = DistContext(config.device)  # under torchrun the process group stays up for later calls (distributed.py)
     if config.batch_size % ctx.world:
         raise ValueError(f"batch_size={config.batch_size} is not divisible by the world size {ctx.world}")
@@ -167,7 +168,7 @@ class _Run:
         net = wrap_ddp(parts.model, ctx)
         if parts.disc is not None:
             ctx.broadcast_module(parts.disc)  # every rank starts from rank 0's discriminator
-        loader = make_loader(dataset, cfg, self.start, ctx)
+        loader = make_loader(dataset, cfg, self.start, ctx, masks_per_image(mask_fn))
         parts.set_mode(training=True)
         self.t0 = time.perf_counter()
         pbar = tqdm(total=cfg.steps, initial=self.start, disable=not (progress and ctx.main), desc="train",

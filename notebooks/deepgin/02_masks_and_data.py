@@ -45,9 +45,11 @@ print(f"{scale} scale: masks drawn at {size} px")
 # ## Paper Fig. 1: the three mask types, and how much they hide
 #
 # One example of each type (holes black) and the hole ratio of 150 seeded masks of each. The free-form masks of the
-# training code are the AIM 2020 generator (appendix [reference implementations](../../book/reference_implementations),
-# "AIM 2020 masks": 15-23 strokes of 1-5 segments, 10-24 px wide); the paper's text cites DeepFill v2's brush
-# strokes, shown as the fourth type (`deepgin_masks(..., free_form="deepfill_v2")`).
+# authors' training code are the AIM 2020 generator (appendix
+# [reference implementations](../../book/reference_implementations), "AIM 2020 masks": 15-23 strokes of 1-5 segments,
+# 10-24 px wide); the paper's text cites DeepFill v2's brush strokes, shown as the fourth type
+# (`deepgin_masks(..., free_form="deepfill_v2")`). Our paper recipe trains with the text's (`free_form="deepfill_v2"`),
+# `ci` and `demo` with the AIM 2020 strokes (`free_form="aim"`).
 
 # %%
 fig, ratios = F.mask_types_figure(size, n=150, seed=seed)
@@ -64,10 +66,11 @@ display(Markdown(
 # %% [markdown]
 # ## Sect. 5.1: one training image becomes three
 #
-# Resize to twice the crop (512 for 256 px), a random crop-sized sub-image, then one mask of each type. The library's
-# training loop draws one mask per batch element, so our recipe uses 12 images per batch with the type drawn uniformly
-# (`inpaintlib.masks.aim_mask`) instead of 4 images with all three: the same number of masked images per update and
-# the same expected mix (`inpaintlib.papers.deepgin.recipe`).
+# Resize to twice the crop (512 for 256 px), one of its four polyphase sub-images at random (the pixels
+# $[i::2, j::2]$, the split of Sect. 6.1 below), then one mask of each type. At `paper` scale the recipe trains on
+# exactly these batches (`batch_formation="sect51"`: 4 images x 3 mask types = 12 masked images per update);
+# `ci` and `demo` keep their 64 px crops of the sample scenes with one mask per crop, its type drawn uniformly
+# (`batch_formation="crop"`, the data the ci recipe was tuned on; `inpaintlib.papers.deepgin.recipe`).
 
 # %%
 photo = run.photos("train", 2 * size)[0]

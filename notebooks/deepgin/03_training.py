@@ -56,7 +56,9 @@ print(describe(cfg, recipe))
 # ## Data
 #
 # `ci` and `demo`: the sample scenes (test photographs never trained on). `paper`: with `data_root`, CelebA-HQ split
-# 27K/3K (Sect. 5.2) prepared by `data_prep`. Training masks: the three types of `02_masks_and_data`. Test masks: the
+# 27K/3K (Sect. 5.2) prepared by `data_prep`. Training masks: the three types of `02_masks_and_data`; at `paper` scale
+# every image is resized to 512x512, sub-sampled to a random 256x256 polyphase sub-image and shown under all three
+# types (4 images x 3 = 12 per update, Sect. 5.1), at `ci` and `demo` one type per crop (printed above). Test masks: the
 # library's fixed, seeded irregular masks in Liu et al.'s hole-ratio buckets, so that the comparison with mean
 # filling is bucket by bucket (the paper reports no buckets; our choice).
 

@@ -11,8 +11,9 @@ The chapter's paper package:
 * :mod:`.discriminators` -- the conditional multi-scale spectral-norm discriminators D1/D2 and the hinge loss
   (Eqs. 2-3);
 * :mod:`.tables` -- Tables 1 and 2 as printed;
-* :mod:`.masks` -- the training masks of Sect. 5.1 (every image with all three AIM 2020 mask types);
-* :mod:`.data` -- the training crop of Sect. 5.1 (resize to 512 x 512, random 256 x 256 sub-image);
+* :mod:`.masks` -- the training masks of Sect. 5.1 (every image with all three mask types: rectangle, cellular
+  automaton, free-form from DeepFill v2 or, as in the authors' code, AIM 2020);
+* :mod:`.data` -- the training images of Sect. 5.1 (resize to 512 x 512, random 256 x 256 polyphase sub-image);
 * :mod:`.recipe` -- the losses of Eqs. 1-7 (generator and discriminator), the recipe of Sect. 5.1 at each scale
   (``deepgin_training``) and the two-stage training (warm-up without the GAN, then the adversarial stage);
 * :mod:`.testtime` -- the authors' test-time self-ensemble and the polyphase sub-image split
@@ -21,9 +22,9 @@ The chapter's paper package:
 * :mod:`.figures` -- the chapter's figures (back-projection anatomy, attention maps, receptive fields, masks).
 """
 from .architecture import architecture_table
-from .data import deepgin_crop
+from .data import SubSampledImages, deepgin_subimage
 from .discriminators import DeepGINDiscriminator, hinge_d_loss, hinge_g_loss
-from .masks import deepgin_masks
+from .masks import EveryMaskType, deepgin_masks, training_masks
 from .model import TABLE1_VARIANTS, DeepGINConfig, DeepGINGenerator, DeepGINNet, DeepGINOutputs, downsample_lr
 from .recipe import (DEEPGIN_VGG_LAYER_WEIGHTS, PAPER_LOSS_WEIGHTS, DeepGINDLoss, DeepGINLoss, DeepGINTraining,
                      changes_from_paper, deepgin_training, describe, protocol, train_deepgin)
@@ -34,7 +35,8 @@ from .tables import (PAPER_TABLE1, PAPER_TABLE1_COLUMNS, PAPER_TABLE1_PARAMS, PA
 
 __all__ = [
     "SPEC", "MODEL",
-    "deepgin_masks", "deepgin_crop", "DEEPGIN_VGG_LAYER_WEIGHTS", "DeepGINConfig", "DeepGINNet", "DeepGINGenerator",
+    "deepgin_masks", "EveryMaskType", "training_masks", "deepgin_subimage", "SubSampledImages",
+    "DEEPGIN_VGG_LAYER_WEIGHTS", "DeepGINConfig", "DeepGINNet", "DeepGINGenerator",
     "DeepGINOutputs", "TABLE1_VARIANTS", "downsample_lr", "DeepGINDiscriminator", "hinge_d_loss", "hinge_g_loss",
     "PAPER_TABLE1", "PAPER_TABLE1_COLUMNS", "PAPER_TABLE1_PARAMS", "PAPER_TABLE2", "PAPER_TABLE2_COLUMNS",
     "table1_parameter_string", "architecture_table", "PAPER_LOSS_WEIGHTS", "DeepGINLoss", "DeepGINDLoss",

@@ -189,13 +189,13 @@ def _distance_in_hole(known: np.ndarray) -> np.ndarray:
 
 
 def batch_formation_figure(image: torch.Tensor, rng: np.random.Generator, crop: int):
-    """Sect. 5.1's batch formation for one training photograph: resized to ``2 * crop``, a random ``crop`` sub-image
-    (:func:`.data.deepgin_crop`), and its three masked copies (:func:`.masks.deepgin_masks`; holes white, as I_in).
-    Returns ``(fig, hole_ratios)``."""
-    from .data import deepgin_crop
+    """Sect. 5.1's batch formation for one training photograph: resized to ``2 * crop``, a random polyphase ``crop``
+    sub-image (:func:`.data.deepgin_subimage`), and its three masked copies (:func:`.masks.deepgin_masks`; holes
+    white, as I_in). Returns ``(fig, hole_ratios)``."""
+    from .data import deepgin_subimage
     from .masks import deepgin_masks
 
-    sub = deepgin_crop(image, rng, load_size=2 * crop, crop=crop)
+    sub = deepgin_subimage(image, rng, load_size=2 * crop, factor=2)
     masks = deepgin_masks(crop, crop, rng)
     fig, axes = plt.subplots(1, 4, figsize=(7.2, 2.0))
     axes[0].imshow(sub.permute(1, 2, 0))

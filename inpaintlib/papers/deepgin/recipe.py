@@ -11,8 +11,14 @@ the L1 loss only, then the main stage with the discriminators D1/D2 and every te
 
 Where the authors' code (book/reference_implementations.md, "DeepGIN: losses and training") differs from the
 paper, the paper is the default and the code's choice an option: ``style_norm="mse"`` (Gram difference squared),
-``tv_norm="mse"``, ``vgg_layer_weights=DEEPGIN_VGG_LAYER_WEIGHTS`` (1/32 .. 1), ``grad_clip=3``. Every term is a
-mean (the library's normalisation), not the "sums" of Eq. 1's text.
+``tv_norm="mse"``, ``vgg_layer_weights=DEEPGIN_VGG_LAYER_WEIGHTS`` (1/32 .. 1), ``grad_clip=3``,
+``free_form="aim"`` (the AIM 2020 free-form masks instead of the text's DeepFill v2 ones, :mod:`.masks`). Every term
+is a mean (the library's normalisation), not the "sums" of Eq. 1's text.
+
+Sect. 5.1's batches (``batch_formation="sect51"``, the paper recipe's): every training image resized to 512 x 512, a
+random 256 x 256 polyphase sub-image of it (:class:`.data.SubSampledImages`), and the image three times in the batch,
+once under each mask type (:class:`.masks.EveryMaskType`): a batch of 4 images is 12 masked images. ``"crop"`` (ci and
+demo): the training set's own crops, one mask per image with its type drawn uniformly.
 """
 from __future__ import annotations
 
@@ -29,10 +35,11 @@ from ...chapter import train_model
 from ...config import dataclass_changes
 from ...layers.vgg import VGGFeatures
 from ...losses import gram_matrix, masked_l1, perceptual_loss, total_variation
-from ...masks import GENERATORS
 from ...metrics import Protocol
 from ...train import TrainConfig, recipe_at_scale
+from .data import LOAD_SIZE, SUBSAMPLING, SubSampledImages
 from .discriminators import DeepGINDiscriminator, hinge_d_loss, hinge_g_loss
+from .masks import FREE_FORM, training_masks
 from .model import DeepGINConfig, DeepGINNet, downsample_lr
 
 __all__ = ["DEEPGIN_VGG_LAYER_WEIGHTS", "PAPER_LOSS_WEIGHTS", "VGG19_LAYERS", "DeepGINTraining", "deepgin_training",
@@ -49,6 +56,9 @@ PAPER_LOSS_WEIGHTS = {"hole": 5.0, "valid": 1.0, "adv": 0.001, "perceptual": 0.0
 VGG19_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 #: Sect. 5.1: the warm-up stage trains "only the generators by using the L1 loss".
 WARMUP_WEIGHTS = {"hole": 5.0, "valid": 1.0}
+#: How a recipe forms its batches: ``"sect51"`` (Sect. 5.1: resize to 512, random polyphase 256 px sub-image, each
+#: image with the three mask types) or ``"crop"`` (the training set's crops, one mask per image, type drawn uniformly).
+BATCH_FORMATIONS = ("sect51", "crop")
 
 CELEBA_TRAIN, BATCH_IMAGES, MASK_TYPES = 27_000, 4, 3  # Sect. 5.2 (27K/3K split); Sect. 5.1 (batch 4 x 3 masks)
 STEPS_PER_EPOCH = CELEBA_TRAIN // BATCH_IMAGES  # 6,750 updates of 12 masked images per epoch
@@ -71,18 +81,30 @@ class DeepGINTraining:
     style_norm: str = "l1"  # Eq. 5: L1 of the Gram difference; "mse" = authors' code (see the module docstring)
     tv_norm: str = "l1"  # Eq. 6: L1; "mse" = authors' code
     disc_widths: tuple[int, ...] = (64, 128, 256, 256)  # authors' code (see .discriminators); the paper gives none
-    mask_generator: str = "aim"  # Sect. 5.1: box, cellular automaton, free-form (one drawn per image; see below)
+    batch_formation: str = "sect51"  # Sect. 5.1 "Training Batch Formation" (module docstring; BATCH_FORMATIONS)
+    free_form: str = "deepfill_v2"  # Sect. 5.1: "the free-form mask proposed in [34]"; "aim" = authors' code
     datasets: tuple[str, ...] = ("celeba_hq",)  # Sect. 5.2: CelebA-HQ 27K train / 3K test (Table 1)
     test_datasets: tuple[str, ...] = ("ffhq", "oxford_buildings")  # Sect. 6.2: FFHQ (1,000) and Oxford (523), Table 2
     scale: str = "paper"
+
+    def __post_init__(self):
+        if self.batch_formation not in BATCH_FORMATIONS:
+            raise ValueError(f"batch_formation must be one of {BATCH_FORMATIONS}, got {self.batch_formation!r}")
+        if self.free_form not in FREE_FORM:
+            raise ValueError(f"free_form must be one of {sorted(FREE_FORM)}, got {self.free_form!r}")
+
+    @property
+    def train_load_size(self) -> int | None:
+        """The side the training images are resized to before the recipe cuts its sub-images (Sect. 5.1: 512), read
+        by :meth:`inpaintlib.chapter.Run.data`; None with ``batch_formation="crop"`` (the chapter's own crops)."""
+        return LOAD_SIZE if self.batch_formation == "sect51" else None
 
 
 def _paper_train() -> TrainConfig:
     return TrainConfig(
         steps=100 * STEPS_PER_EPOCH,  # Sect. 5.1: 100 epochs in the main stage (27K images / batch 4 per epoch)
-        # Sect. 5.1: "batch size of 4 ... 12 training images in a batch" (each image with all three mask types). The
-        # library loop draws one mask per batch element, so we take 12 images with one mask each, the type drawn
-        # uniformly (masks.aim_mask): the same number of masked images per update and the same expected mix.
+        # Sect. 5.1: "batch size of 4 ... 12 training images in a batch": 4 images, each under all three mask types
+        # (batch_formation="sect51"); batch_size counts the masked images, as the training loop does.
         batch_size=BATCH_IMAGES * MASK_TYPES,
         lr=1e-4, d_lr=4e-4,  # Sect. 5.1: 0.0001 (G), 0.0004 (D)
         betas=(0.5, 0.999), d_betas=(0.5, 0.999),  # Sect. 5.1: Adam "with momentum 0.5"; beta2: PyTorch default
@@ -138,6 +160,10 @@ def _ci(paper: DeepGINTraining) -> DeepGINTraining:
         disc_widths=CI_DISC_WIDTHS,  # changed: cost
         loss_weights=dict(CI_LOSS_WEIGHTS),  # changed: style 0 (see CI_LOSS_WEIGHTS)
         datasets=(), test_datasets=(),  # changed: the sample scenes
+        # changed: 64 px crops of a dozen sample photographs (SampleScenes), one AIM mask per crop with its type drawn
+        # uniformly (inpaintlib.masks.aim_mask, the authors' code's free-form strokes): the data path the ci recipe
+        # was tuned on (CI_LR, CI_MAIN_LR) and the shipped demo model was trained with
+        batch_formation="crop", free_form="aim",
         train=paper.train.replace(steps=CI_STEPS, batch_size=CI_BATCH,  # changed: cost
                                   lr=CI_LR, d_lr=4 * CI_LR,  # changed: 3x, the paper's ratio D/G = 4 kept
                                   grad_clip=3.0,  # changed: the authors' code's clipping (module docstring)
@@ -252,12 +278,19 @@ def train_deepgin(model_config: DeepGINConfig, recipe: DeepGINTraining, dataset,
     discriminator; ``recipe.warmup_steps``) in ``out_dir/warmup``, then, from the warm-up's weights, the main stage
     with D1/D2 (``recipe.train.steps``; fresh Adam states) in ``out_dir``, whose checkpoint is the final model. Each
     stage resumes on its own. ``adversarial=False`` stops after the warm-up (the ablation's shortcut).
+    With ``recipe.batch_formation="sect51"`` (Sect. 5.1) ``dataset`` gives whole training images (any size, e.g.
+    :meth:`inpaintlib.chapter.Run.data` at ``recipe.train_load_size``), each resized to 512 x 512 and sub-sampled to
+    a random 256 x 256 phase (:class:`.data.SubSampledImages`, seeded by ``recipe.train.seed``), and every image
+    appears in the batch under each of its three masks (:class:`.masks.EveryMaskType`); with ``"crop"`` the
+    dataset's images are trained on as they come, one mask each.
     Returns ``{"warmup": (model, history), "main": (model, history)}`` (``"main"`` absent without it)."""
     seed = recipe.train.seed if model_seed is None else model_seed
     t = recipe.train
     kw = dict(paper="deepgin", scale=recipe.scale, seed=seed, eval_images=eval_images, eval_masks=eval_masks,
               protocol=protocol(), progress=progress, resume=resume)
-    masks = GENERATORS[recipe.mask_generator]
+    masks = training_masks(recipe.batch_formation, recipe.free_form)
+    if recipe.batch_formation == "sect51" and dataset is not None:  # Sect. 5.1: resize to 512, polyphase sub-image
+        dataset = SubSampledImages(dataset, LOAD_SIZE, SUBSAMPLING, seed=t.seed)
     warm_dir = Path(out_dir) / "warmup" if adversarial else Path(out_dir)
     out = {"warmup": train_model(lambda: DeepGINNet(model_config), DeepGINLoss(recipe, WARMUP_WEIGHTS), dataset,
                                  masks, t.replace(steps=recipe.warmup_steps, d_lr=None, d_betas=None,
@@ -287,11 +320,23 @@ def describe(model_config: DeepGINConfig, recipe: DeepGINTraining) -> str:
     return "\n".join([
         f"{recipe.scale} scale, model changes from paper(): {model_config.changes_from_paper() or 'none'}",
         f"{recipe.scale} scale, recipe changes from the paper's: {changes_from_paper(recipe) or 'none'}",
+        f"batches: {_batches_text(recipe)}",
         f"perceptual/style features: VGG-19 {list(recipe.vgg_layers)}, backbone={recipe.vgg_backbone!r}"
         + (" (seeded random weights: offline, no ImageNet checkpoint; the terms are not the paper's)"
            if recipe.vgg_backbone == "random" else ""),
         f"warm-up {recipe.warmup_steps} steps (L1 only, no D, constant rates), then {recipe.train.steps} adversarial "
         f"steps ({_schedule_text(recipe.train)})"])
+
+
+def _batches_text(recipe: DeepGINTraining) -> str:
+    b, ff = recipe.train.batch_size, {"deepfill_v2": "DeepFill v2", "aim": "AIM 2020"}[recipe.free_form]
+    if recipe.batch_formation == "sect51":
+        part = f" (the last under its first {b % MASK_TYPES} only)" if b % MASK_TYPES else ""
+        return (f"{b} masked images per update: {-(-b // MASK_TYPES)} image(s), each under the rectangle, "
+                f"cellular-automaton and {ff} free-form masks{part}; every image resized to {LOAD_SIZE} px and a "
+                f"random polyphase {LOAD_SIZE // SUBSAMPLING} px sub-image taken (Sect. 5.1)")
+    return (f"{b} crops of the training set per update, one mask each, its type drawn uniformly (rectangle, cellular "
+            f"automaton, {ff} free-form)")
 
 
 def _schedule_text(t: TrainConfig) -> str:
