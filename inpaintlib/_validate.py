@@ -10,6 +10,19 @@ import torch
 VALID_CONVENTION = "a `valid` mask: float tensor of shape N x 1 x H x W with values exactly 0 or 1 (1 = known pixel, 0 = hole)"
 
 
+class NonFiniteError(ValueError):
+    """NaN or Inf where finite values are required: in a layer's input (an earlier layer, or its weights, produced
+    them) or in a network's output. A ``ValueError``, so that callers catching bad input see it too."""
+
+
+def nonfinite_message(x: torch.Tensor, what: str) -> str:
+    """``what`` holds k NaN/Inf values of n (e.g. ...): the text of a :class:`NonFiniteError` (only on failure)."""
+    bad = ~torch.isfinite(x.detach())
+    k = int(bad.sum())
+    example = float(x.detach()[bad][0]) if k else float("nan")
+    return f"{what} holds {k} NaN/Inf values of {x.numel()} (e.g. {example})"
+
+
 def check_image(image: torch.Tensor, name: str = "image") -> torch.Tensor:
     """Check that ``image`` is a float ``N x C x H x W`` tensor in [0, 1]; return it unchanged."""
     if not isinstance(image, torch.Tensor):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
+import weakref
 from pathlib import Path
 from typing import Callable
 
@@ -31,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import classical
-from ._validate import VALID_CONVENTION, check_image, check_valid
+from ._validate import VALID_CONVENTION, NonFiniteError, check_image, check_valid, nonfinite_message
 
 __all__ = ["CONVENTIONS", "DEFAULT_MAX_HOLE_RATIO", "METHODS", "MaskConventionWarning", "align_pair", "as_valid",
            "crop_padding", "hole_ratio_message", "inpaint", "load_mask", "load_model", "model_geometry",
@@ -380,7 +381,12 @@ def load_model(checkpoint: str | os.PathLike, *, device: str | torch.device = "c
     except RuntimeError as e:
         raise ValueError(f"checkpoint {path}: its tensors do not fit the {spec.network_cls.__name__} built from "
                          f"its sidecar's config: {e}") from None
+    _CHECKPOINT_OF[model] = path  # named by inpaint() if the network's output is not finite
     return model.to(device).eval()
+
+
+#: network -> the checkpoint :func:`load_model` built it from
+_CHECKPOINT_OF: "weakref.WeakKeyDictionary[nn.Module, Path]" = weakref.WeakKeyDictionary()
 
 
 def model_geometry(model: nn.Module) -> tuple[int, int | None]:
@@ -451,9 +457,32 @@ def _run(fn, image: torch.Tensor, valid: torch.Tensor, hw: tuple[int, int], mult
                          "size (work_size='native' / --work-size native)") from None
     xp, vp, pads = pad_to_multiple(x, v, multiple)
     out = fn(xp.to(device), vp.to(device))
+    if isinstance(out, torch.Tensor) and not bool(torch.isfinite(out).all()):
+        raise NonFiniteError(nonfinite_message(out, "its output"))
     out = crop_padding(out.to(image.device, image.dtype), pads).clamp(0, 1)
     out = torch.where(v.bool(), x, out)
     return _resize_image(out, tuple(image.shape[-2:]))
+
+
+def _nonfinite_explained(model_or_method, module: nn.Module | None, error: Exception) -> str:
+    """The message for a method whose output (or a layer's input inside the network) is not finite."""
+    if module is None:
+        who = f"method {model_or_method!r}" if isinstance(model_or_method, str) else \
+            f"the callable {getattr(model_or_method, '__qualname__', type(model_or_method).__name__)}"
+        return f"{who} produced NaN/Inf instead of an image: {error}; no composite was made"
+    path = _CHECKPOINT_OF.get(module)
+    if path is None and isinstance(model_or_method, (str, os.PathLike)):
+        path = model_or_method
+    who = f"the network of checkpoint {path}" if path is not None else f"the network {type(module).__name__}"
+    state = module.state_dict()
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        why = (f"{len(bad)} of its {len(state)} weight tensors hold NaN/Inf (e.g. {bad[:3]}): the "
+               f"{'checkpoint' if path is not None else 'network'} is broken (saved from a training run that "
+               "diverged?); use another checkpoint or retrain")
+    else:
+        why = "its weights are finite, so a layer overflowed on this input; try another work size or float32"
+    return f"{who} produced NaN/Inf instead of an image ({error}); no composite was made. {why}"
 
 
 def inpaint(model_or_method, image: torch.Tensor, valid, *, work_size: str | int | None = None,
@@ -469,7 +498,10 @@ def inpaint(model_or_method, image: torch.Tensor, valid, *, work_size: str | int
     the holes it learned; the output is upsampled, so a ci checkpoint trained at 32 px yields a 32 px guess inside
     the hole), ``"native"`` (default for classical methods and other callables: the image's own size), or an int
     (longer side). Networks are padded to their size multiple (:func:`pad_to_multiple`) and run in eval mode
-    without gradients, on their own device; the training flag is restored afterwards.
+    without gradients, on their own device; the training flag is restored afterwards. An output holding NaN or Inf
+    is refused (:class:`~inpaintlib._validate.NonFiniteError`, a ``ValueError``, naming the checkpoint when the
+    network came from one and how many of its weight tensors are not finite) instead of being clamped into a
+    black fill.
     """
     fn, multiple, train_size, module = _resolve(model_or_method)
     squeeze = isinstance(image, torch.Tensor) and image.dim() == 3
@@ -484,6 +516,8 @@ def inpaint(model_or_method, image: torch.Tensor, valid, *, work_size: str | int
     try:
         with torch.no_grad():
             out = _run(fn, image, valid, hw, multiple, device)
+    except NonFiniteError as e:
+        raise NonFiniteError(_nonfinite_explained(model_or_method, module, e)) from None
     finally:
         if module is not None:
             module.train(was_training)

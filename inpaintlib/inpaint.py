@@ -78,13 +78,18 @@ def _work_size(text: str | None):
     raise ValueError(f"--work-size must be 'train', 'native' or a positive integer, got {text!r}")
 
 
-def _check_out(path: Path, image_path: Path, what: str) -> None:
+def _check_out(path: Path, what: str, keep: dict[str, str | None]) -> None:
+    """``path`` may be written as ``what``: a .png in an existing folder that is none of the files in ``keep``
+    (option -> path: the inputs, and the other output), compared after resolving links and relative parts."""
     if path.suffix.lower() != ".png":
         raise ValueError(f"{what} {path} must end in .png (a lossless format keeps the known pixels exact)")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"the folder of {what} {path} does not exist")
-    if path.resolve() == image_path.resolve():
-        raise ValueError(f"{what} {path} is the input image; choose another file")
+    for option, other in keep.items():
+        if other is not None and path.resolve() == Path(other).resolve():
+            raise ValueError(f"{what} {path} is the same file as {option} {other}: writing it would overwrite "
+                             f"{'your input' if option in ('--image', '--mask') else 'the other output'}; choose "
+                             "another file")
 
 
 def _png_bytes(image: torch.Tensor) -> bytes:
@@ -136,9 +141,10 @@ def run(args) -> str:
     """Do what the parsed ``args`` ask; return the summary line."""
     work_size = _work_size(args.work_size)
     out_path = Path(args.out)
-    _check_out(out_path, Path(args.image), "--out")
+    inputs = {"--image": args.image, "--mask": args.mask}
+    _check_out(out_path, "--out", inputs)
     if args.figure:
-        _check_out(Path(args.figure), Path(args.image), "--figure")
+        _check_out(Path(args.figure), "--figure", {**inputs, "--out": args.out})
     image, valid = _load_inputs(args)
     if args.checkpoint:
         from .train import choose_device

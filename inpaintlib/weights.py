@@ -6,8 +6,9 @@ library and torch versions, creation time, whatever the caller adds) with a cont
 (format in :mod:`inpaintlib.ckpt_format`). ``NAME.json`` beside it is a readable copy of the metadata plus the file's
 sha256 and size (book/conventions.md, "Checkpoints and run folders"), written after the tensors: a kill at any instant
 leaves the old or the new checkpoint loadable; a stale sidecar is ignored with a warning, an edited one refused; temp
-files of an interrupted save are removed by the next save. Everything that can fail (serialising tensors and metadata)
-happens before the first byte hits the disk. Checkpoints of format 1 (metadata only in the sidecar) are still read.
+files of an interrupted save are removed by the next save (never those of a save running in another process).
+Everything that can fail (serialising tensors and metadata) happens before the first byte hits the disk. Checkpoints
+of format 1 (metadata only in the sidecar) are still read.
 
 Training state (optimizer, scheduler, gradient scaler, RNG) is stored the same way: :func:`flatten_state`
 splits any nested structure of dicts/lists/tuples/scalars/tensors into prefixed tensors (for the
@@ -32,7 +33,8 @@ from safetensors.torch import load as _load_safetensors_bytes  # safetensors byt
 
 from .ckpt_format import (DIGEST_KEY, FILE_FIELDS, META_KEY, CheckpointFormatError, content_digest, embedded_meta,
                           read_header, read_json, reconcile_sidecar, split_file, to_jsonable)
-from .files import atomic_write_text, fsync_dir, git_commit, sha256_bytes, sha256_file, unlink_quiet, write_temp
+from .files import (atomic_write_text, folder_lock, fsync_dir, git_commit, sha256_bytes, sha256_file, stale_temps,
+                    unlink_quiet, write_temp)
 from .manifest import MANIFEST_SCHEMA_VERSION, Manifest  # re-exported: weights is the public home of both
 
 __all__ = [
@@ -110,10 +112,29 @@ def _as_tensor_dict(module_or_tensors: torch.nn.Module | Mapping[str, torch.Tens
 
 
 # ---------------------------------------------------------------------------------------- save / load
+def _null_nonfinite(obj: Any) -> Any:
+    """``obj`` (plain JSON types) with every NaN/inf float replaced by None: JSON has no NaN, and a reader that
+    follows the standard refuses Python's bare ``NaN`` / ``Infinity``."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _null_nonfinite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_null_nonfinite(v) for v in obj]
+    return obj
+
+
+def _check_finite_tensors(tensors: Mapping[str, torch.Tensor], path: Path) -> None:
+    bad = [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise ValueError(f"refusing to save {path}: {len(bad)} tensor(s) hold NaN or Inf (e.g. {bad[:3]}); a network "
+                         "with such weights outputs NaN. Save weights from before the training diverged, or pass "
+                         "allow_nonfinite=True to store them anyway")
+
+
 def _serialise(tensors: dict[str, torch.Tensor], meta: dict, path: Path) -> tuple[bytes, str]:
     """The bytes of a format-2 checkpoint (metadata and its content hash in the header) and that hash."""
-    meta_text = json.dumps(meta, sort_keys=True)
-    json.loads(meta_text)  # NaN/inf are written as NaN/Infinity (Python's JSON); check it parses back
+    meta_text = json.dumps(meta, sort_keys=True, allow_nan=False)  # strict JSON (non-finite floats are None by now)
     header, body = split_file(safetensors.torch.save(tensors, metadata={"format": "pt"}), path)
     digest = content_digest(meta_text, header, body)
     data = safetensors.torch.save(tensors, metadata={"format": "pt", META_KEY: meta_text, DIGEST_KEY: digest})
@@ -126,18 +147,19 @@ def _serialise(tensors: dict[str, torch.Tensor], meta: dict, path: Path) -> tupl
 def clean_stale_temps(path: str | os.PathLike) -> list[Path]:
     """Remove the temporary files an interrupted save of the checkpoint ``path`` left behind; return them.
 
-    Saves of one checkpoint are not meant to run concurrently (one writer per run folder)."""
+    Only the temp files whose writer no longer runs (:func:`inpaintlib.files.stale_temps`): those of a save running
+    now in another process on this machine are left alone, so concurrent saves to one path do not break each other."""
     path = _tensor_path(path)
     removed = []
     for name in (path.name, sidecar_path(path).name):
-        for p in path.parent.glob(f".{name}.*.tmp"):
+        for p in stale_temps(path.parent, name):
             unlink_quiet(p)
             removed.append(p)
     return removed
 
 
 def save_checkpoint(path: str | os.PathLike, module_or_tensors: torch.nn.Module | Mapping[str, torch.Tensor],
-                    meta: Mapping[str, Any] | None = None) -> dict:
+                    meta: Mapping[str, Any] | None = None, *, allow_nonfinite: bool = False) -> dict:
     """Save tensors and metadata to ``path`` (``*.safetensors``) as one atomic unit; return the sidecar.
 
     The metadata is embedded in the safetensors header (see :mod:`inpaintlib.ckpt_format`) with a content hash
@@ -146,10 +168,20 @@ def save_checkpoint(path: str | os.PathLike, module_or_tensors: torch.nn.Module 
     fields ``config``, ``scale``, ``step`` and ``metrics`` are always present (``None`` / ``{}`` when not
     given); ``format``, ``file``, ``sha256``, ``size``, ``content_sha256``, ``num_tensors``, ``library_version``,
     ``torch_version`` and ``created`` are computed; ``git_commit`` is computed unless ``meta`` gives one.
+
+    Floating-point tensors holding NaN or Inf are refused (``ValueError`` naming them; nothing is written) unless
+    ``allow_nonfinite=True``. A NaN or infinite float in ``meta`` (a metric such as the PSNR of identical images)
+    is written as JSON ``null``: the header and the sidecar are strict JSON.
+
+    Saves to one path from several processes on one machine are safe: each writes its own temp files (named with
+    its pid), the clean-up of leftovers skips those of running writers, and the two renames of a save are made
+    under a lock on the folder, so the last save wins whole (file and sidecar from the same save).
     """
     path = _tensor_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = _as_tensor_dict(module_or_tensors)
+    if not allow_nonfinite:
+        _check_finite_tensors(tensors, path)
     meta = dict(meta or {})
     reserved = {"format", "file", "num_tensors", "library_version", "torch_version", "created", *FILE_FIELDS}
     clash = sorted(reserved & set(meta))
@@ -162,9 +194,10 @@ def save_checkpoint(path: str | os.PathLike, module_or_tensors: torch.nn.Module 
         "library_version": _library_version(), "torch_version": torch.__version__, "created": _utc_now(),
     }
     embedded.update(to_jsonable(meta))
+    embedded = _null_nonfinite(embedded)
     data, digest = _serialise(tensors, embedded, path)
     sidecar = {**embedded, "sha256": sha256_bytes(data), "size": len(data), "content_sha256": digest}
-    text = json.dumps(sidecar, indent=1) + "\n"
+    text = json.dumps(sidecar, indent=1, allow_nan=False) + "\n"
 
     clean_stale_temps(path)
     side = sidecar_path(path)
@@ -175,10 +208,11 @@ def save_checkpoint(path: str | os.PathLike, module_or_tensors: torch.nn.Module 
         unlink_quiet(tmp_t)
         raise
     try:
-        os.replace(tmp_t, path)  # the checkpoint: from here on the new one is what loads
-        os.replace(tmp_s, side)  # its readable copy; a kill in between leaves a stale sidecar, which is ignored
+        with folder_lock(path.parent):  # another process's save cannot come between the two renames
+            os.replace(tmp_t, path)  # the checkpoint: from here on the new one is what loads
+            os.replace(tmp_s, side)  # its readable copy; a kill in between leaves a stale sidecar, which is ignored
     except BaseException:
-        unlink_quiet(tmp_t)
+        unlink_quiet(tmp_t)  # this save's own temp files only
         unlink_quiet(tmp_s)
         raise
     fsync_dir(path.parent)

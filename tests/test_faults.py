@@ -180,6 +180,28 @@ def test_a_crash_at_each_point_of_a_save_leaves_the_old_or_the_new_checkpoint(tm
     assert meta["step"] == expected and float(tensors["w"][0]) == expected - 1
 
 
+def _concurrent_saver(path: Path, who: int, n: int, start_at: float) -> None:
+    """Child: save ``n`` checkpoints to ``path``; tensors and metadata both encode (writer, save)."""
+    while time.time() < start_at:  # every writer starts at the same instant
+        time.sleep(0.0005)
+    for i in range(n):
+        step = 1000 * who + i
+        W.save_checkpoint(path, {"w": torch.full((2000,), float(step))}, {"step": step, "git_commit": "t"})
+
+
+def test_concurrent_saves_to_one_path_all_succeed_and_the_last_one_wins_whole(tmp_path):
+    path = tmp_path / "ck.safetensors"
+    start_at = time.time() + 0.5
+    pids = [_forked(lambda who=who: _concurrent_saver(path, who, 20, start_at)) for who in range(1, 5)]
+    failed = [who for who, pid in enumerate(pids, 1) if os.waitpid(pid, 0)[1] != 0]
+    assert not failed, f"writers {failed} of 4 failed (one writer's clean-up deleted another's temp file?)"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the sidecar describes the file: the two renames of a save are one unit
+        tensors, meta = W.load_checkpoint(path)
+    assert meta["step"] % 1000 == 19 and bool((tensors["w"] == meta["step"]).all())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.json", "ck.safetensors"]  # no temp file left
+
+
 def test_hash_covers_config_tensors_and_header(tmp_path):
     path = tmp_path / "m.safetensors"
     W.save_checkpoint(path, {"w": torch.arange(8.0)}, {"config": {"width": 4}, "git_commit": "t"})
@@ -286,6 +308,20 @@ def test_diverging_weights_never_replace_a_good_checkpoint(tmp_path):
     assert meta["step"] == 2 and all(torch.equal(tensors[k], good[k]) for k in good)
 
 
+@pytest.mark.parametrize("metrics, match", [
+    ({"psnr": float("nan")}, r"eval_fn returned NaN for \['psnr'\] at step 2"),
+    ({"psnr": 20.0, "l1": torch.tensor(float("nan"))}, r"eval_fn returned NaN for \['l1'\] at step 2"),
+    ({"psnr": "high"}, r"eval_fn must return a dict of floats, got 'psnr': str"),
+])
+def test_an_eval_fn_returning_nan_or_no_number_fails_the_run_and_logs_nothing_of_it(tmp_path, metrics, match):
+    cfg = CFG.replace(steps=4, eval_every=2, ckpt_every=2)
+    with pytest.raises((FloatingPointError, ValueError), match=match):
+        _train(tmp_path, cfg, eval_fn=lambda model: metrics)
+    log = [json.loads(r) for r in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert log and not any(r["kind"] == "eval" for r in log)
+    assert not (tmp_path / "last.safetensors").exists()  # the evaluation at step 2 comes before its checkpoint
+
+
 # ------------------------------------------------------------------------------------------------ resume
 @pytest.mark.parametrize("change, match", [
     (dict(net=TinyNet(width=6)), "model weights that do not fit"),
@@ -317,6 +353,38 @@ def test_resume_with_fewer_steps_than_done_is_refused(tmp_path):
         _train(tmp_path, CFG.replace(steps=2))
     meta = W.read_sidecar(tmp_path / "model.safetensors")
     assert set(meta["run"]) == {"model_config", "loss", "dataset", "masks"} and meta["run"]["loss"] == {"hole": 1.0}
+
+
+class _MustNotTrain(WeightedL1):
+    """The loss of a run that must not train (the same declared ``config`` as :class:`WeightedL1`)."""
+
+    def __call__(self, model, image, valid):
+        raise AssertionError("the run trained again over a finished model")
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(), None),  # this run, finished: loaded, not trained again
+    (dict(cfg=CFG.replace(steps=4, seed=4)), r"a different config \(seed: 3 -> 4\)"),
+    (dict(loss=_MustNotTrain(hole=2.0)), r"different inputs: the loss .*hole"),
+    (dict(cfg=CFG.replace(steps=6)), r"finished after 4 steps.*cannot be continued to steps=6: steps=4 loads it"),
+    (dict(cfg=CFG.replace(steps=2)), r"finished after 4 steps.*cannot be cut back to steps=2"),
+])
+def test_resume_over_a_finished_model_without_its_training_state_deletes_nothing(tmp_path, change, match):
+    cfg = CFG.replace(steps=4)
+    trained = _train(tmp_path, cfg)
+    for name in ("last.safetensors", "last.json"):  # people delete the larger training state
+        (tmp_path / name).unlink()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    kw = {"cfg": cfg, "loss": _MustNotTrain(), **change}
+    if match is None:
+        with pytest.warns(UserWarning, match="finished model .4 steps.: loaded it without training"):
+            net = _train(tmp_path, net=TinyNet(), **kw)
+        assert _same_weights(trained, net) and not net.training
+    else:
+        with pytest.raises(ValueError, match=match) as e:
+            _train(tmp_path, net=TinyNet(), **kw)
+        assert "Nothing was deleted: use another out_dir, or delete model.safetensors" in str(e.value)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
 def test_bool_masks_from_mask_fn_are_refused_like_to_tensor(tmp_path):
@@ -372,6 +440,38 @@ def test_dtype_and_numpy_inputs_to_a_layer_are_refused_by_name():
             layer(torch.rand(1, 3, 8, 8, dtype=dtype), valid)
     with pytest.raises(ValueError, match="ndarray"):
         layer(np.zeros((1, 3, 8, 8), np.float32), valid)
+
+
+def _msfef_module():
+    from inpaintlib.layers.multiscale_fusion import MSFEFModule
+    return MSFEFModule(3, 4, stride=1)
+
+
+def _partial_conv(multi_channel: bool = False):
+    from inpaintlib.layers.partial_conv import PartialConv2d
+    return PartialConv2d(3, 4, 3, padding=1, multi_channel=multi_channel)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("make, name, mask_channels", [
+    (_partial_conv, "PartialConv2d", 1),
+    (lambda: _partial_conv(multi_channel=True), "PartialConv2d", 3),
+    (_msfef_module, "MSFEFModule: PartialConv2d", 1),
+])
+def test_a_non_finite_input_to_a_layer_in_eval_mode_is_refused_by_name(make, name, mask_channels, bad):
+    from inpaintlib._validate import NonFiniteError
+
+    layer = make().eval()
+    x = torch.rand(2, 3, 8, 8)
+    x[1, 2, 3, 4] = bad
+    valid = torch.ones(1, mask_channels, 8, 8)
+    valid[..., 2:5, 2:5] = 0
+    with pytest.raises(NonFiniteError, match=f"^{name} input x holds 1 NaN/Inf values of 384 .e.g. {bad}.; expected "
+                                             "finite features"):
+        layer(x, valid)
+    layer(torch.rand(2, 3, 8, 8), valid)  # finite input: unchanged
+    layer(torch.full((2, 3, 8, 8), 3e38), valid)  # finite, though its sum overflows: not refused
+    layer.train()(x, valid)  # training mode: the network's entry check and the loss check guard it (documented)
 
 
 def test_16_bit_png_is_scaled_by_its_depth_and_exif_orientation_is_applied(tmp_path):

@@ -1,6 +1,7 @@
 """Metrics: SSIM against scikit-image, PSNR/L1 from their definitions, the Frechet distance in closed form, and the
 evaluation protocol (composite, buckets, mask checks)."""
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -106,6 +107,21 @@ def test_l1_variants():
     assert abs(float(M.l1_percent(pred, gt)[0]) - 10.0) < 1e-4  # 0.2 on half the pixels -> 10 %
     assert abs(float(M.l1_hole_percent(pred, gt, valid)[0]) - 20.0) < 1e-4
     assert abs(float(M.l1_relative_percent(gt, pred)[0]) - 100 * 0.1 / 0.5) < 1e-4  # sum|d| / sum gt
+
+
+@pytest.mark.parametrize("pred_value, region", [(0.0, None), (0.3, None), (0.3, "top half")])
+def test_l1_relative_of_an_all_black_ground_truth_is_refused_naming_the_image(pred_value, region):
+    gt = torch.rand(3, 3, 10, 10) * 0.5 + 0.25
+    gt[1] = 0  # all black
+    if region is not None:
+        gt[2, :, :5] = 0  # black where scored, bright elsewhere
+        region = torch.zeros(3, 1, 10, 10)
+        region[..., :5, :] = 1
+    pred = torch.full_like(gt, pred_value)
+    black = "[1, 2]" if region is not None else "[1]"
+    with pytest.raises(ValueError, match=r"sum of the ground truth, which is 0 .*image\(s\) " + re.escape(black)
+                       + ".*l1_percent"):
+        M.l1_relative_percent(gt, pred, region=region)
 
 
 def test_frechet_distance_matches_closed_form_for_gaussians():

@@ -95,6 +95,13 @@ def test_bad_config_raises(bad):
         TrainConfig(**bad)
 
 
+@pytest.mark.parametrize("field", ["weight_decay", "min_lr"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1e-3, "0.1"])
+def test_non_finite_or_negative_rates_are_refused_with_the_expected_form(field, value):
+    with pytest.raises(ValueError, match=f"TrainConfig.{field} must be a finite number >= 0, got {value!r}"):
+        TrainConfig(**{field: value})
+
+
 @pytest.mark.parametrize("mask_fn, match", [
     (lambda h, w, rng: np.full((h, w), 0.5, np.float32), "non-binary"),
     (lambda h, w, rng: np.ones((h + 1, w), np.float32), "shape"),

@@ -173,6 +173,35 @@ def test_unserialisable_meta_fails_before_writing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_non_finite_weights_are_refused_unless_allowed(tmp_path, bad, dtype):
+    w = torch.ones(10, dtype=dtype)
+    w[3] = bad
+    path = tmp_path / "m.safetensors"
+    refused = r"refusing to save .*m.safetensors: 1 tensor\(s\) hold NaN or Inf \(e.g. \['w'\]\)"
+    with pytest.raises(ValueError, match=refused):
+        W.save_checkpoint(path, {"w": w, "n": torch.arange(3)}, {"git_commit": "t"})
+    assert list(tmp_path.iterdir()) == []  # nothing written
+    W.save_checkpoint(path, {"w": w}, {"git_commit": "t"}, allow_nonfinite=True)
+    assert torch.equal(W.load_checkpoint(path)[0]["w"].isfinite(), w.isfinite())
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_metadata_is_written_as_json_null(tmp_path, value):
+    import safetensors
+
+    path = tmp_path / "m.safetensors"
+    W.save_checkpoint(path, {"w": torch.ones(2)}, {"metrics": {"psnr": value, "l1": 1.5},
+                                                   "history": [value, 2.0], "git_commit": "t"})
+    strict = {"parse_constant": lambda c: pytest.fail(f"bare {c} in the JSON")}
+    sidecar = json.loads((tmp_path / "m.json").read_text(), **strict)
+    with safetensors.safe_open(path, "pt") as f:
+        embedded = json.loads(f.metadata()["inpaintlib.meta"], **strict)
+    for meta in (sidecar, embedded, W.load_checkpoint(path)[1]):
+        assert meta["metrics"] == {"psnr": None, "l1": 1.5} and meta["history"] == [None, 2.0]
+
+
 def test_shared_tensors_are_saved(tmp_path):
     lin = torch.nn.Linear(3, 3)
     tied = torch.nn.ModuleDict({"a": lin, "b": lin})  # tied weights share storage

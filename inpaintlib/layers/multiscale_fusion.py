@@ -20,7 +20,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .._validate import check_valid
+from .._validate import NonFiniteError, check_valid
 from .partial_conv import PartialConv2d
 
 
@@ -44,7 +44,8 @@ class MSFEFModule(nn.Module):
 
     ``forward(x, valid, return_branches=False)`` returns ``(out, new_valid)``, or with
     ``return_branches=True`` a third element: a dict ``kernel -> (branch_out, branch_valid)``
-    holding each branch's output *before* its fusion weight, for visualisation.
+    holding each branch's output *before* its fusion weight, for visualisation. In eval mode an input ``x`` with
+    NaN or Inf is refused (by the first branch's :class:`PartialConv2d`, at no extra cost).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_sizes: Sequence[int] = (3, 5, 7),
@@ -77,7 +78,10 @@ class MSFEFModule(nn.Module):
         fused = None
         branches = {}
         for k, conv, w in zip(self.kernel_sizes, self.branches, self.fusion):
-            out_k, valid_k = conv(x, valid)  # Eq. 1 and Eq. 2 for kernel k
+            try:
+                out_k, valid_k = conv(x, valid)  # Eq. 1 and Eq. 2 for kernel k
+            except NonFiniteError as e:  # in eval mode the first branch tests x (PartialConv2d): name the module
+                raise NonFiniteError(f"MSFEFModule: {e}") from None
             branches[k] = (out_k, valid_k)
             fused = w * out_k if fused is None else fused + w * out_k  # sum_k w_k o PConv_k
         new_valid = branches[self.mask_kernel][1]

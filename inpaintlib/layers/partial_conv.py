@@ -8,12 +8,13 @@ dilation; image borders count as holes (zero padding of the mask).
 from __future__ import annotations
 
 import contextlib
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validate import check_valid
+from .._validate import NonFiniteError, check_valid, nonfinite_message
 
 
 class PartialConv2d(nn.Conv2d):
@@ -43,6 +44,12 @@ class PartialConv2d(nn.Conv2d):
     sees a known pixel, a plain convolution when every window is fully known, and, for a mask
     without a hole, sum(M_p) and the ratio of an all-known mask of that size (they depend only on
     the image border) computed once and kept (``_GEOMETRY``) instead of a mask convolution per call.
+
+    In eval mode an input ``x`` holding NaN or Inf is refused (:class:`~inpaintlib._validate.NonFiniteError`): the
+    sum of ``x`` (one reduction, about a thirtieth of ``torch.isfinite(x).all()`` on the CPU) shares the mask's host
+    sync, and only a non-finite sum is looked at element by element. In training mode it is skipped: every network
+    checks its image at the entry (``check_network_input``) and the training loop refuses a non-finite loss, so a
+    per-layer pass would only slow every step down.
 
     ``forward(x, valid)`` returns ``(out, new_valid)``.
     """
@@ -137,7 +144,14 @@ class PartialConv2d(nn.Conv2d):
                 m = m.sum(dim=1, keepdim=True)  # per-pixel count of known channels
             # One host sync: every value finite, every input pixel known (then skip X o M and the mask
             # convolution: sum(M_p) depends only on the border, see _known_geometry)
-            low, high = torch.stack(torch.aminmax(m)).tolist()
+            stats = list(torch.aminmax(m))
+            if not self.training:  # NaN/Inf in x make its sum NaN/Inf: tested in the same sync (class docstring)
+                stats.append(x.sum(dtype=mdtype).to(m.device))
+            low, high, *total = torch.stack(stats).tolist()
+            if total and not math.isfinite(total[0]) and not bool(torch.isfinite(x).all()):  # not just an overflow
+                raise NonFiniteError(nonfinite_message(x, "PartialConv2d input x") + "; expected finite features. A "
+                                     "network checks its image at the entry, so inside one an earlier layer or its "
+                                     "weights produced them")
             all_known = low == c_mask
             if not high <= c_mask:  # only +inf passes the v * v == v test of _check_mask
                 if not self.multi_channel:

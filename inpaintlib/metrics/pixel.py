@@ -106,13 +106,19 @@ def l1_hole_percent(a: torch.Tensor, b: torch.Tensor, valid: torch.Tensor) -> to
 def l1_relative_percent(gt: torch.Tensor, pred: torch.Tensor, region: torch.Tensor | None = None) -> torch.Tensor:
     """Relative L1 times 100 per image: ``100 * sum|gt - pred| / sum gt`` (over ``region`` if given).
 
-    The first argument is the ground truth (the denominator); an all-black ground truth gives ``inf`` or ``nan``.
+    The first argument is the ground truth (the denominator). It is undefined where the ground truth is all black
+    (over ``region``): such an image raises ``ValueError`` naming it, rather than returning ``inf`` or ``nan``.
     """
     _check_pair(gt, pred)
     region = _check_region(region, gt)
     w = torch.ones_like(gt, dtype=torch.float64) if region is None else region.double().expand_as(gt)
     num = ((gt.double() - pred.double()).abs() * w).flatten(1).sum(1)
     den = (gt.double() * w).flatten(1).sum(1)
+    black = torch.nonzero(den == 0).flatten().tolist()
+    if black:
+        raise ValueError(f"relative L1 divides by the sum of the ground truth, which is 0 (all black"
+                         f"{' in the region' if region is not None else ''}) for image(s) {black[:10]} of the batch: "
+                         "it is undefined there; use l1_percent (mean absolute error) for such images")
     return (100.0 * num / den).to(torch.float32)
 
 

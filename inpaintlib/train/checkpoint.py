@@ -14,6 +14,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from ..ckpt_format import canonical
 from ..weights import (clean_stale_temps, flatten_state, load_checkpoint, save_checkpoint, sidecar_path,
                        unflatten_state)
 from .config import RESUMABLE_CHANGES, TrainConfig
@@ -23,7 +24,7 @@ from .history import LOG_NAME
 from .steps import Parts
 
 __all__ = ["LAST_NAME", "MODEL_NAME", "model_config", "remove_run_files", "save_model", "save_training_state",
-           "load_training_state", "fresh_seed"]
+           "load_training_state", "load_finished_model", "fresh_seed"]
 
 LAST_NAME = "last.safetensors"
 MODEL_NAME = "model.safetensors"
@@ -160,12 +161,13 @@ def _load_states(parts: Parts, state: Mapping, tensors: Mapping[str, torch.Tenso
         parts.d_scaler.load_state_dict(unflatten_state(state["d_scaler"], tensors))
 
 
-def _load_module(module: torch.nn.Module, state: Mapping[str, torch.Tensor], path: Path, what: str) -> None:
+def _load_module(module: torch.nn.Module, state: Mapping[str, torch.Tensor], path: Path, what: str,
+                 advice: str = "Use another out_dir, or resume=False to start over") -> None:
     try:
         module.load_state_dict(state)
     except RuntimeError as e:
         raise ValueError(f"{path} holds {what} weights that do not fit the {what} passed to train (another "
-                         f"architecture?): {e}. Use another out_dir, or resume=False to start over") from None
+                         f"architecture?): {e}. {advice}") from None
 
 
 def load_training_state(path: Path, parts: Parts, config: TrainConfig, ctx: DistContext,
@@ -194,4 +196,36 @@ def load_training_state(path: Path, parts: Parts, config: TrainConfig, ctx: Dist
     _load_states(parts, state, tensors)
     parts.acc.load(tensors, state.get("accumulator", {}))
     _restore_rng(tensors, meta, ctx)
+    return meta
+
+
+def load_finished_model(path: Path, model: torch.nn.Module, config: TrainConfig,
+                        fingerprint: Mapping | None = None) -> dict:
+    """A run folder that holds a finished ``model.safetensors`` but no ``last.safetensors`` (the larger training
+    state was deleted): if the model is this run's (same data-defining config fields, same recorded inputs) and was
+    trained for exactly ``config.steps``, load its weights into ``model`` and return its sidecar. Otherwise refuse,
+    naming what differs. Deletes nothing: only ``resume=False`` removes a finished model, as asked."""
+    tensors, meta = load_checkpoint(path)
+    files = f"{path.name}, {sidecar_path(path).name} and {LOG_NAME} in {path.parent}"
+    what_to_do = (f"Nothing was deleted: use another out_dir, or delete {files} yourself if that model is no longer "
+                  "wanted (resume=False also deletes them)")
+    no_state = f"there is no {LAST_NAME} beside it to resume from"
+    if meta.get("kind") != "model":
+        raise ValueError(f"{path} is not a model written by inpaintlib.train (kind {meta.get('kind')!r}) and "
+                         f"{no_state}. {what_to_do}")
+    old, new = meta.get("train_config") or {}, config.to_dict()
+    diff = sorted(k for k in set(old) | set(new)
+                  if k not in RESUMABLE_CHANGES and canonical(old.get(k)) != canonical(new.get(k)))
+    if diff:
+        details = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
+        raise ValueError(f"{path} is a finished model trained with a different config ({details}), and {no_state}. "
+                         f"{what_to_do}")
+    if fingerprint is not None:
+        check_fingerprint(meta.get("run"), fingerprint, path, advice=what_to_do)
+    done = int(meta.get("step") or 0)
+    if done != config.steps:
+        raise ValueError(f"{path} is this run's model, finished after {done} steps, but {no_state}, so it cannot be "
+                         f"{'continued' if config.steps > done else 'cut back'} to steps={config.steps}: "
+                         f"steps={done} loads it. {what_to_do}")
+    _load_module(model, tensors, path, "model", what_to_do)
     return meta

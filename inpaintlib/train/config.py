@@ -181,17 +181,21 @@ def _check_choices(cfg: TrainConfig) -> None:
         raise ValueError(f"TrainConfig.device must be a string such as 'auto', 'cpu', 'cuda', got {cfg.device!r}")
 
 
+def _check_non_negative(cfg: TrainConfig, name: str) -> None:
+    v = getattr(cfg, name)
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v) or v < 0:
+        raise ValueError(f"TrainConfig.{name} must be a finite number >= 0, got {v!r}")
+
+
 def _check_counts(cfg: TrainConfig) -> None:
-    if cfg.weight_decay < 0:
-        raise ValueError(f"TrainConfig.weight_decay must be >= 0, got {cfg.weight_decay!r}")
+    _check_non_negative(cfg, "weight_decay")
     if not 0 < cfg.plateau_factor < 1:
         raise ValueError(f"TrainConfig.plateau_factor must lie in (0, 1), got {cfg.plateau_factor!r}")
     if not _is_int(cfg.plateau_patience, int) or cfg.plateau_patience < 0:
         raise ValueError(f"TrainConfig.plateau_patience must be an integer >= 0, got {cfg.plateau_patience!r}")
     if not isinstance(cfg.decay_start, (int, float)) or not 0 <= cfg.decay_start < 1:
         raise ValueError(f"TrainConfig.decay_start must lie in [0, 1) (a fraction of the steps), got {cfg.decay_start!r}")
-    if cfg.min_lr < 0:
-        raise ValueError(f"TrainConfig.min_lr must be >= 0, got {cfg.min_lr!r}")
+    _check_non_negative(cfg, "min_lr")
     if not _is_int(cfg.seed) or cfg.seed < 0:
         raise ValueError(f"TrainConfig.seed must be an integer >= 0, got {cfg.seed!r}")
     if cfg.grad_clip is not None and not cfg.grad_clip > 0:

@@ -88,9 +88,11 @@ def _opaque(loss: Any) -> bool:
     return isinstance(loss, Mapping) and set(loss) == {"callable"}
 
 
-def check_fingerprint(old: Mapping | None, new: Mapping, path: Path) -> None:
-    """Refuse to resume when the recorded fingerprint ``old`` differs from ``new``; the message names what changed.
-    Checkpoints written before fingerprints were recorded (``old`` None) are not checked."""
+def check_fingerprint(old: Mapping | None, new: Mapping, path: Path,
+                      advice: str = "Resuming would not reproduce it: use another out_dir, or resume=False to start "
+                                    "over") -> None:
+    """Refuse to resume when the recorded fingerprint ``old`` differs from ``new``; the message names what changed
+    and ends with ``advice``. Checkpoints written before fingerprints were recorded (``old`` None) are not checked."""
     if not old:
         return
     changes = []
@@ -110,5 +112,4 @@ def check_fingerprint(old: Mapping | None, new: Mapping, path: Path) -> None:
                 detail = _config_diff(old[key], new.get(key))
             changes.append(f"{label} ({detail})")
     if changes:
-        raise ValueError(f"{path} was written by a run with different inputs: {'; '.join(changes)}. Resuming would "
-                         "not reproduce it: use another out_dir, or resume=False to start over")
+        raise ValueError(f"{path} was written by a run with different inputs: {'; '.join(changes)}. {advice}")

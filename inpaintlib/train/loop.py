@@ -15,6 +15,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -22,8 +23,8 @@ import torch
 
 from ..weights import tidy_checkpoint
 from .batches import make_loader, masks_per_image, prepare_batch
-from .checkpoint import (LAST_NAME, MODEL_NAME, fresh_seed, load_training_state, model_config, remove_run_files,
-                         save_model, save_training_state)
+from .checkpoint import (LAST_NAME, MODEL_NAME, fresh_seed, load_finished_model, load_training_state, model_config,
+                         remove_run_files, save_model, save_training_state)
 from .config import TrainConfig
 from .distributed import DistContext, wrap_ddp
 from .fingerprint import run_fingerprint
@@ -50,9 +51,17 @@ def train(model: torch.nn.Module, loss_fn: Callable, dataset, mask_fn: Callable,
     data-defining fields must match, and so must the model config, the loss's ``config``, the dataset and the
     mask generator, recorded as ``run`` in both sidecars) and log records after its step are dropped; if it
     reached exactly ``steps`` the weights are loaded into ``model`` and the history returned without training;
-    a run already past ``steps`` is refused (updates cannot be undone). A checkpoint with NaN/Inf weights is
-    never written (``FloatingPointError`` naming the step; the last good one stays). With
-    ``resume=False`` the run files in ``out_dir`` are removed first. The model is returned in eval mode.
+    a run already past ``steps`` is refused (updates cannot be undone). A folder that holds a finished
+    ``model.safetensors`` but no ``last.safetensors`` (the training state deleted to save space) is never cleared
+    by ``resume=True``: if the model's sidecar records this run (the same data-defining config fields and inputs)
+    and exactly ``steps`` updates, its weights are loaded into ``model`` without training (with a warning that
+    the run cannot be continued further); any other config, inputs or ``steps`` are refused with a
+    ``ValueError`` naming what differs, and nothing is deleted (use another ``out_dir``, or delete the old model
+    yourself). A checkpoint with NaN/Inf weights is never written (``FloatingPointError`` naming the step; the last
+    good one stays); an ``eval_fn`` that returns NaN for a metric raises ``FloatingPointError`` naming the metric
+    and the step before anything of that evaluation is logged (an infinite value, e.g. the PSNR of a perfect
+    fill, is logged as it is, and written as ``null`` in the sidecar). With ``resume=False`` the run files in
+    ``out_dir`` are removed first. The model is returned in eval mode.
     See the package docstring for the ``loss_fn`` / ``d_loss_fn`` / ``mask_fn`` / ``eval_fn`` contracts.
     """
     _check_arguments(config, eval_fn, discriminator, d_loss_fn, dataset)
@@ -144,6 +153,14 @@ class _Run:
             self.last_metrics = dict(meta.get("metrics") or {})
             if ctx.main:
                 truncate_log(self.log_path, self.start)
+        elif resume and self.model_path.is_file():  # a finished model without its training state: never deleted
+            meta = load_finished_model(self.model_path, self.parts.model, self.config, self.fingerprint)
+            self.start, self.last_eval_step = int(meta["step"]), int(meta["step"])
+            self.last_metrics = dict(meta.get("metrics") or {})
+            if ctx.main:
+                warnings.warn(f"{self.model_path} is this run's finished model ({self.start} steps): loaded it without "
+                              f"training. Its training state {LAST_NAME} is gone, so the run cannot be continued to "
+                              "more steps", stacklevel=4)
         else:
             if ctx.main and resume:
                 remove_run_files(self.out_dir)  # no checkpoint to resume: start the log afresh
@@ -244,6 +261,12 @@ class _Run:
         metrics = None
         if ctx.main:
             metrics = _run_eval_fn(eval_fn, parts.model, ctx.device)
+            nan = sorted(k for k, v in metrics.items() if math.isnan(v))
+            if nan:
+                raise FloatingPointError(
+                    f"eval_fn returned NaN for {nan} at step {step}: the model's output or the metric is broken "
+                    f"(NaN weights, an all-black reference, 0/0); nothing of this evaluation was logged and "
+                    f"{self.last_path.name} keeps the last good state. Lower lr, enable grad_clip, or check eval_fn")
             self.write({"kind": "eval", "step": step, "time": self.elapsed(), **metrics})
         if scheduled and parts.sched is not None and cfg.plateau_metric is not None:
             value = None
@@ -306,4 +329,11 @@ def _run_eval_fn(eval_fn: Callable, raw: torch.nn.Module, device: torch.device) 
             raw.train()
     if not isinstance(out, Mapping):
         raise ValueError(f"eval_fn must return a dict of floats, got {type(out).__name__}")
-    return {str(k): float(v) for k, v in out.items()}
+    metrics = {}
+    for k, v in out.items():
+        try:
+            metrics[str(k)] = float(v)
+        except (TypeError, ValueError, RuntimeError):
+            raise ValueError(f"eval_fn must return a dict of floats, got {k!r}: {type(v).__name__} "
+                             f"({str(v)[:60]!r})") from None
+    return metrics
