@@ -53,14 +53,45 @@ def _start_paper_smoke() -> None:
     out, err = open(tmp / "stdout.txt", "w"), open(tmp / "stderr.txt", "w")
     _PAPER_SMOKE.update(tmp=tmp, data=data, artifacts=tmp / "artifacts", stdout=tmp / "stdout.txt",
                         stderr=tmp / "stderr.txt", files=(out, err), t0=__import__("time").perf_counter(),
-                        proc=subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=err, text=True))
+                        proc=subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=err, text=True,
+                                             start_new_session=True))
+
+
+#: The thread check's second run (``tests/test_spread.py``): the training and evaluation notebooks again with two
+#: threads and NHWC, in the background from collection on (like the smoke run). Its threads wait passively
+#: (``OMP_WAIT_POLICY=PASSIVE``): they share the cores with other processes, and a spinning OpenMP thread would take
+#: a core from them while it waits. The wait policy changes no result, only how a waiting thread waits.
+THREAD_CHECK_SETTINGS = {"threads": 2, "memory_format": "channels_last"}
+_THREAD_CHECK: dict = {}
+
+
+def _start_thread_check() -> None:
+    import os
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="thread-check-"))
+    code = ("import json, sys\n"
+            "from inpaintlib.reproduce import claims, spread\n"
+            f"runs = spread.run_variants({{'threads2': {THREAD_CHECK_SETTINGS!r}}}, claims.claim_notebooks(), jobs=1,"
+            " workdir=sys.argv[1])\n"
+            "open(sys.argv[2], 'w').write(json.dumps(runs['threads2']))\n")
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "TQDM_DISABLE": "1"}
+    log = open(tmp / "log.txt", "w")
+    _THREAD_CHECK.update(tmp=tmp, result=tmp / "run.json", files=(log,), t0=__import__("time").perf_counter(),
+                         proc=subprocess.Popen([sys.executable, "-c", code, str(tmp / "work"), str(tmp / "run.json")],
+                                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+                                               start_new_session=True))
 
 
 def pytest_collection_modifyitems(session, config, items) -> None:
-    """The notebook runs (marked ``book``) last, in their file order: the unit tests, which mostly keep one core
-    busy, then run beside the paper-scale smoke run started at collection, instead of leaving a core idle after it."""
-    items[:] = [i for i in items if i.get_closest_marker("book") is None] + \
-        [i for i in items if i.get_closest_marker("book") is not None]
+    """The unit tests first, then those that read the paper-scale smoke run, then the book's (marked ``book``), each
+    group in file order: a test that waits for a background run comes after every test that need not wait."""
+    def group(item) -> int:
+        if item.get_closest_marker("book") is not None:
+            return 2
+        return 1 if "paper_smoke" in getattr(item, "fixturenames", ()) else 0
+
+    items.sort(key=group)  # stable: file order within a group
 
 
 def pytest_configure(config) -> None:
@@ -71,24 +102,41 @@ def pytest_configure(config) -> None:
 
 
 def pytest_collection_finish(session) -> None:
-    """Start the paper-scale smoke run as soon as the tests that read it are collected."""
+    """Start the three long runs as soon as the tests that read them are collected: the paper-scale smoke run, the
+    thread check's second run and the book at CI scale. They run beside the unit tests and each other (all single-
+    threaded but the thread check, whose threads wait passively), so no core idles while one of them finishes."""
     if any("paper_smoke" in getattr(item, "fixturenames", ()) for item in session.items):
         _start_paper_smoke()
+    if any("thread_check_run" in getattr(item, "fixturenames", ()) for item in session.items):
+        _start_thread_check()
+    if any("built_book" in getattr(item, "fixturenames", ()) for item in session.items):
+        _start_book()
+
+
+def _stop(proc) -> None:
+    """Kill a background run and everything it started (its own process group) when the session ends first."""
+    import os
+    import signal
+
+    if proc is not None and proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
-    """Stop the smoke run if it is still going, and remove its folder (fake datasets and paper-size checkpoints,
-    several GB): each session starts its own."""
+    """Stop the background runs that are still going (a failure, -x, Ctrl-C) and remove their folders (the smoke
+    run's holds fake datasets and paper-size checkpoints, several GB): each session starts its own."""
     import shutil
 
-    proc = _PAPER_SMOKE.get("proc")
-    if proc is not None and proc.poll() is None:  # the session ended first (a failure, -x, Ctrl-C)
-        proc.kill()
-        proc.wait()
-    for f in _PAPER_SMOKE.get("files", ()):
-        f.close()
-    if _PAPER_SMOKE.get("tmp") is not None:
-        shutil.rmtree(_PAPER_SMOKE["tmp"], ignore_errors=True)
+    for run in (_PAPER_SMOKE, _THREAD_CHECK, _BOOK):
+        _stop(run.get("proc"))
+        for f in run.get("files", ()):
+            f.close()
+        if run.get("tmp") is not None:
+            shutil.rmtree(run["tmp"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -110,14 +158,54 @@ def paper_smoke() -> dict:
 
 
 @pytest.fixture(scope="session")
+def thread_check_run() -> dict:
+    """The thread check's second run started at collection (:data:`THREAD_CHECK_SETTINGS`): waits for it; the
+    :func:`inpaintlib.reproduce.spread.run_variant` result (``key_numbers``, ``failed``, ``error``, ``wall_s``) with
+    ``settings`` and the process's ``returncode`` and ``log``."""
+    import json
+
+    if "proc" not in _THREAD_CHECK:
+        _start_thread_check()
+    proc = _THREAD_CHECK["proc"]
+    proc.wait()
+    _THREAD_CHECK["files"][0].flush()
+    log = (_THREAD_CHECK["tmp"] / "log.txt").read_text()
+    if proc.returncode != 0 or not _THREAD_CHECK["result"].exists():
+        return {"returncode": proc.returncode, "log": log, "failed": "the run itself", "error": log[-4000:],
+                "key_numbers": {}, "settings": THREAD_CHECK_SETTINGS, "wall_s": None}
+    return {**json.loads(_THREAD_CHECK["result"].read_text()), "returncode": 0, "log": log}
+
+
+_BOOK: dict = {}
+
+
+def _start_book() -> None:
+    """Start the pipeline (the same command as ``make book``) in the background: every notebook at CI scale (cached
+    when unchanged), the report, the book build. It writes only the checkout's ``_build`` folders that no unit test
+    reads (the unit tests build their own books in temporary folders)."""
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="ci-book-"))
+    out, err = open(tmp / "stdout.txt", "w"), open(tmp / "stderr.txt", "w")
+    _BOOK.update(tmp=tmp, files=(out, err), proc=subprocess.Popen(
+        [sys.executable, "-m", "inpaintlib.reproduce", "--scale", "ci", "--timeout", "1800"],
+        cwd=ROOT, stdout=out, stderr=err, text=True, start_new_session=True))
+
+
+@pytest.fixture(scope="session")
 def built_book() -> Path:
-    """Run the pipeline once a session (the same command as ``make book``): every notebook at CI scale (cached when
-    unchanged), the report, the book build. Returns the HTML folder."""
-    res = subprocess.run([sys.executable, "-m", "inpaintlib.reproduce", "--scale", "ci", "--timeout", "1200"],
-                         cwd=ROOT, capture_output=True, text=True)
-    if res.returncode != 0:
-        pytest.fail(f"python -m inpaintlib.reproduce --scale ci failed (exit {res.returncode}):\n"
-                    f"{res.stderr[-4000:]}\n{res.stdout[-3000:]}")
+    """The pipeline at CI scale, started when the session was collected: waits for it and returns the HTML
+    folder (fails with the run's output when it failed)."""
+    if "proc" not in _BOOK:
+        _start_book()
+    proc = _BOOK["proc"]
+    proc.wait()
+    for f in _BOOK["files"]:
+        f.close()
+    if proc.returncode != 0:
+        pytest.fail(f"python -m inpaintlib.reproduce --scale ci failed (exit {proc.returncode}):\n"
+                    f"{(_BOOK['tmp'] / 'stderr.txt').read_text()[-4000:]}\n"
+                    f"{(_BOOK['tmp'] / 'stdout.txt').read_text()[-3000:]}")
     return ROOT / "_build" / "html"
 
 

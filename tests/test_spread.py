@@ -1,7 +1,8 @@
 """Trained results that hold on every machine, not only on the one that wrote the test.
 
 The book's run executes every notebook with one thread (``python -m inpaintlib.reproduce`` at ci scale). Here the
-training and evaluation notebooks of every chapter run again with two threads, into a folder of their own: only the
+training and evaluation notebooks of every chapter run again with two threads, into a folder of their own (started
+in the background when the session is collected: ``conftest.THREAD_CHECK_SETTINGS``): only the
 order of floating-point summations differs, which is what another machine's CPU and kernels change too. PMRFN's
 notebooks pin one thread (its many small mask convolutions run much slower on two), so the same run also sets
 ``INPAINTLIB_MEMORY_FORMAT=channels_last``: PMRFN then runs in NHWC, another summation order (DeepGIN and CtxAttn run
@@ -67,14 +68,14 @@ def test_a_variant_is_parsed_or_refused_with_the_expected_form():
 
 
 @pytest.mark.book
-def test_every_asserted_trained_margin_survives_a_second_thread_count(built_book, tmp_path):
+def test_every_asserted_trained_margin_survives_a_second_thread_count(built_book, thread_check_run):
+    # the second run (conftest.THREAD_CHECK_SETTINGS) started in the background when the session was collected
     state = json.loads((ROOT / "_build" / "reproduce" / "state.json").read_text())["notebooks"]
     book = claims.margins({doc: e.get("key_numbers", {}) for doc, e in state.items()})
     threads = {e.get("threads") for doc, e in state.items() if doc in claims.claim_notebooks()}
     assert threads == {1}, f"the book's run should use one thread per notebook, its state says {threads}"
-    second = {"threads": 2, "memory_format": "channels_last"}
-    runs = spread.run_variants({"threads2": second}, claims.claim_notebooks(), jobs=1, workdir=tmp_path)
-    run = runs["threads2"]
+    run, second = thread_check_run, thread_check_run["settings"]
+    assert second["threads"] == 2
     assert not run["failed"], run["error"]
     other = claims.margins(run["key_numbers"])
     assert set(other) == {k for k in book if not k.startswith("bench ")} and len(other) == 5 * 3, sorted(other)
