@@ -17,6 +17,10 @@ from .toc import Notebook
 __all__ = ["Failure", "Run", "ensure_kernel", "key_numbers", "py_to_notebook", "run_notebook"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+#: Seconds a notebook's kernel may take to start (papermill's default is 60). On a machine whose cores are all busy
+#: (the test session runs the book, the smoke run and the thread check side by side on 2 cores) a kernel once took
+#: longer than 60 s to answer, and the notebook failed before its first cell.
+KERNEL_START_TIMEOUT = 600
 
 
 def ensure_kernel(name: str = "python3") -> str:
@@ -194,7 +198,7 @@ def run_notebook(root: Path, nb: Notebook | str | Path, parameters: Mapping[str,
         try:
             pm.execute_notebook(str(out), str(out), parameters=dict(parameters),
                                 kernel_name=kernel, cwd=str(py.parent), log_output=False, progress_bar=progress,
-                                execution_timeout=timeout)
+                                execution_timeout=timeout, start_timeout=KERNEL_START_TIMEOUT)
         except PapermillExecutionError as exc:
             src = exc.source if isinstance(exc.source, str) else "".join(exc.source or [])
             failure = Failure(nb.doc, exc.cell_index, _source_line(py, src), src, _ANSI.sub("", str(exc.ename)),
