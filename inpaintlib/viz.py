@@ -350,8 +350,9 @@ def compact_table(frame: pd.DataFrame | pd.Series, caption: str | None = None,
     """``frame`` as a table that fits the book's content column: a pandas ``Styler`` (display it by ending a cell
     with it) in small type with tight cells, numbers rounded to ``digits`` decimals (one number, or per row: a
     mapping from the row label -- the first level of a MultiIndex -- to decimals, e.g. ``{"psnr": 2, "ssim": 3}``;
-    rows not named keep 3), shown as percentages with ``percent``, NaN as ``n/a``; ``transpose`` swaps rows and
-    columns first (use it when there are more columns than rows). The numbers are formatted, not changed."""
+    rows not named keep 3), shown as percentages with ``percent``, NaN as ``n/a``, never a negative zero ("-0.00");
+    ``transpose`` swaps rows and columns first (use it when there are more columns than rows). The numbers are
+    formatted, not changed."""
     t = frame.to_frame() if isinstance(frame, pd.Series) else frame
     t = t.T if transpose else t
 
@@ -360,7 +361,8 @@ def compact_table(frame: pd.DataFrame | pd.Series, caption: str | None = None,
             return str(v)
         if np.isnan(v):
             return "n/a"
-        return f"{v:.{d}%}" if percent else f"{v:,.{d}f}"
+        text = f"{v:.{d}%}" if percent else f"{v:,.{d}f}"
+        return text[1:] if text.startswith("-") and not text.strip("-0.,%") else text  # no "-0.00"
 
     def places(label) -> int:
         if not isinstance(digits, Mapping):

@@ -128,3 +128,117 @@ def test_every_shipped_checkpoint_rebuilds_its_network_and_inpaints():
         with torch.no_grad():
             out = model(torch.rand(1, 3, s, s), valid)
         assert out.shape == (1, 3, s, s) and torch.isfinite(out).all(), e["name"]
+
+
+# --- What the reader sees: tables and generated text without leftover value prints -------------------------------
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def _shown_cells(monkeypatch, frame: pd.DataFrame, digits: int | None) -> tuple[str, list[str]]:
+    """The HTML that ``show`` displays and the text of its data cells, row by row."""
+    import re
+
+    import IPython.display
+    from inpaintlib.chapter import show
+
+    out = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: out.extend(objs))
+    show(frame, "caption", digits=digits)
+    html = out[-1].data
+    return html, re.findall(r'<td id="[^"]*" class="data [^"]*" >(.*?)</td>', html)
+
+
+def test_show_prints_missing_values_as_a_dash_booleans_as_words_and_no_negative_zero(monkeypatch):
+    frame = pd.DataFrame({"psnr": [np.nan, -0.004, 21.456], "holds": [True, False, None], "note": ["a", None, "b"]},
+                         index=["x", "y", "z"])
+    before = frame.copy()
+    html, cells = _shown_cells(monkeypatch, frame, 2)
+    assert cells == ["–", "yes", "a", "0.00", "no", "–", "21.46", "–", "b"]
+    assert not any(s in html for s in (">nan<", "None", "-0.00", "True", "False"))
+    pd.testing.assert_frame_equal(frame, before)  # formatted for the page, not changed
+    _, cells = _shown_cells(monkeypatch, pd.DataFrame({"d": [-1e-9, 0.5, float("nan")], "n": [1, 2, 3]}), None)
+    assert cells == ["0.000000", "1", "0.500000", "2", "–", "3"]  # pandas' default precision, as before
+
+
+def test_generated_numbers_have_no_negative_zero_and_counts_agree_with_their_noun():
+    from inpaintlib.chapter import counted, signed
+    from inpaintlib.papers.pmrfn import tables as pmrfn_tables
+
+    assert [signed(v) for v in (-0.004, 0.004, 0.21, -1.046, float("nan"))] == ["0.00", "0.00", "+0.21", "-1.05", "–"]
+    assert signed(-0.04, 1) == "0.0" and signed(0.05, 1) == "+0.1"
+    assert (counted(1, "cell"), counted(0, "cell"), counted(2, "pass", "passes")) == ("1 cell", "0 cells", "2 passes")
+    text = pmrfn_tables.consistency()["text"]
+    assert "(s)" not in text and " in 1 cell (" in text  # Table 1's one misprinted "Ave" cell
+
+
+def _string_literals(tree):
+    """``(line, text)`` of every string literal in ``tree`` that is not a docstring, an f-string's parts joined with
+    ``{}`` for its fields, leaving out the text matplotlib draws (titles, labels, annotations: mathtext there is
+    typeset into the image)."""
+    import ast
+
+    drawn = {"set_title", "set_xlabel", "set_ylabel", "suptitle", "title", "xlabel", "ylabel", "text", "annotate",
+             "set_label", "legend", "supxlabel", "supylabel"}
+    skip = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            skip.add(id(body[0].value))
+        if isinstance(node, ast.Call):
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            args = list(node.args) + [k.value for k in node.keywords] if name in drawn else \
+                [k.value for k in node.keywords if k.arg in ("label", "title", "xlabel", "ylabel")]
+            for arg in args:
+                skip.update(id(n) for n in ast.walk(arg))
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.JoinedStr):
+            skip.update(id(v) for v in node.values)
+            yield node.lineno, "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            yield node.lineno, node.value
+
+
+def test_no_raw_tex_in_generated_text():
+    """The book renders a notebook's printed text as it is and its ``display(Markdown(...))`` outputs as CommonMark
+    (myst-nb's ``nb_render_markdown_format``), so ``$...$`` in generated text reaches the reader as raw TeX: the
+    notebooks' code and the functions that write their sentences and tables use words or Unicode (δ, M′₃) instead.
+    A static check of every string literal (the notebooks' markdown cells are comments, not literals, and keep
+    their math)."""
+    import ast
+    import re
+
+    tex = re.compile(r"\$[^$\s][^$]*\$|\\\(|\\\[")
+    sources = sorted((ROOT / "notebooks").rglob("*.py"))
+    for part in ("papers", "bench", "chapter"):
+        sources += sorted((ROOT / "inpaintlib" / part).rglob("*.py"))
+    sources += [ROOT / "inpaintlib" / "foundations.py", ROOT / "inpaintlib" / "viz.py"]
+    found = [f"{path.relative_to(ROOT)}:{line}: {text[:80]!r}" for path in sources
+             for line, text in _string_literals(ast.parse(path.read_text(), str(path))) if tex.search(text)]
+    assert not found, "TeX in generated text (not typeset on the page):\n" + "\n".join(found)
+    assert list(_string_literals(ast.parse('print(f"with $\\\\delta = {d}$")'))) == [(1, "with $\\delta = {}$")]
+
+
+def test_no_bare_file_name_in_the_books_text_becomes_a_web_link():
+    """The book enables MyST's linkify: a bare ``NAME.md`` or ``NAME.py`` in prose (.md and .py are country domains)
+    is rendered as a link to ``http://NAME.md``. Landing pages and the notebooks' markdown cells name files in
+    backticks or link the book page."""
+    import re
+
+    markdown_it = pytest.importorskip("markdown_it")
+    pytest.importorskip("linkify_it")
+    md = markdown_it.MarkdownIt("commonmark", {"linkify": True}).enable("linkify")
+
+    def markdown_cells(src: str) -> list[str]:
+        return ["\n".join(re.sub(r"^# ?", "", line) for line in cell.splitlines()[1:])
+                for cell in re.split(r"^(?=# %%)", src, flags=re.M) if cell.startswith("# %% [markdown]")]
+
+    texts = [(p, p.read_text()) for p in sorted((ROOT / "book").glob("*.md"))]
+    texts += [(p, t) for p in sorted((ROOT / "notebooks").rglob("*.py")) for t in markdown_cells(p.read_text())]
+    links = [f"{p.relative_to(ROOT)}: {c.attrs['href']}" for p, t in texts for tok in md.parse(t)
+             for c in tok.children or [] if c.type == "link_open" and c.markup == "linkify"]
+    assert not links, "bare names turned into web links:\n" + "\n".join(links)
+    assert [c.attrs["href"] for tok in md.parse("From HRNet (REFERENCE.md).") for c in tok.children or []
+            if c.type == "link_open"] == ["http://REFERENCE.md"]  # the check sees what the book would link

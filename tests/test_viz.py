@@ -135,6 +135,9 @@ def test_compact_table_rounds_per_row_formats_percent_and_nan_and_keeps_the_numb
     assert list(pct.data.columns) == ["a", "b"] and list(pct.data.iloc[0]) == ["12%", "100%"]
     multi = pd.concat({"x": t, "y": t}, names=["method", "metric"]).swaplevel()
     assert viz.compact_table(multi, digits={"psnr": 0}).data.loc[("psnr", "y"), "(0.1,0.2]"] == "29"
+    near_zero = viz.compact_table(pd.Series({"a": -0.0004, "b": -0.01, "c": -0.004}, name="d"), digits=2).data["d"]
+    assert list(near_zero) == ["0.00", "-0.01", "0.00"]  # never "-0.00"
+    assert viz.compact_table(pd.Series({"a": -0.004}), digits=0, percent=True).data.iloc[0, 0] == "0%"
 
 
 def test_middlebury_colorwheel_has_55_colours_in_six_segments():

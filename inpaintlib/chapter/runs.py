@@ -18,6 +18,7 @@ from ..paths import artifact_dir
 from ..registry import build_model
 from ..train import History, TrainConfig, train
 from ..weights import load_checkpoint
+from .text import counted
 
 __all__ = ["predictor", "train_model", "checkpoint_path", "load_trained", "shipped_checkpoints", "run_variants",
            "evaluate_methods", "tidy"]
@@ -114,7 +115,7 @@ def run_variants(variants: Mapping[str, Callable[[int], nn.Module]], seeds: Sequ
             model = fit(int(s))
             rows += tidy(evaluate(predictor(model), images, masks, protocol).table, variant=name, seed=int(s))
         if progress:
-            print(f"{name}: {len(seeds)} seed(s) done")
+            print(f"{name}: {counted(len(seeds), 'seed')} done")
     return pd.DataFrame(rows)
 
 

@@ -7,11 +7,14 @@ standard deviation over seeds.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["FORMATS", "paper_frame", "beside_paper", "show", "versus", "repeated_values"]
+from .text import MISSING
+
+__all__ = ["FORMATS", "MISSING", "paper_frame", "beside_paper", "show", "cell_text", "versus", "repeated_values"]
 
 #: Display format per metric (our names).
 FORMATS = {"psnr": "{:.2f}", "ssim": "{:.3f}", "mse": "{:.4f}", "l1": "{:.2f}", "lpips": "{:.3f}"}
@@ -70,20 +73,39 @@ def beside_paper(runs: pd.DataFrame, table: Mapping[str, Mapping[str, Sequence[f
     return out
 
 
+def cell_text(value: Any, digits: int | None = None) -> Any:
+    """How :func:`show` prints one cell: a missing value (NaN, None, NaT) as :data:`MISSING` ("–"), a boolean as
+    "yes"/"no", a float with ``digits`` decimals (pandas' display precision, 6, when ``None``) and never as a
+    negative zero ("-0.00" is printed "0.00"); anything else unchanged."""
+    if value is None or (np.ndim(value) == 0 and not isinstance(value, str) and pd.isna(value)):
+        return MISSING
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (float, np.floating)):
+        places = pd.get_option("styler.format.precision") if digits is None else digits
+        text = f"{value:.{places}f}"
+        return text[1:] if text.startswith("-") and float(text) == 0 else text
+    return value
+
+
 def show(frame: pd.DataFrame, caption: str | None = None, digits: int | None = None) -> None:
     """Display ``frame`` compactly (index and header in small type, rounded to ``digits``) under a bold
-    ``caption``; in a notebook the table wraps to the content column instead of running off the page."""
+    ``caption``; in a notebook the table wraps to the content column instead of running off the page. Cells are
+    printed by :func:`cell_text`: missing values as "–", booleans as yes/no, no negative zeros."""
     from IPython.display import HTML, Markdown, display
 
     if caption:
         display(Markdown(f"**{caption}**"))
+    display(HTML(_styler(frame, digits).to_html()))
+
+
+def _styler(frame: pd.DataFrame, digits: int | None = None):
+    """The pandas ``Styler`` that :func:`show` renders."""
     shown = frame.round(digits) if digits is not None else frame
     styler = shown.style.set_table_attributes('class="inpaintlib-compact"').set_table_styles(
         [{"selector": "", "props": [("font-size", "0.8em")]},
          {"selector": "th, td", "props": [("padding", "2px 6px"), ("white-space", "nowrap")]}])
-    if digits is not None:
-        styler = styler.format(precision=digits)
-    display(HTML(styler.to_html()))
+    return styler.format(lambda v: cell_text(v, digits), na_rep=MISSING)
 
 
 def versus(tables: Mapping[str, pd.DataFrame], ours: str, baseline: str, metric: str = "psnr") -> pd.DataFrame:

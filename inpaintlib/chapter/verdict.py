@@ -20,6 +20,8 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
+from .text import counted
+
 __all__ = ["HIGHER_IS_BETTER", "Verdict", "compare_to_paper"]
 
 HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "mse": False, "l1": False, "lpips": False}
@@ -48,8 +50,8 @@ class Verdict:
 
     @property
     def criterion(self) -> str:
-        return (f"A ranks above B only if the difference of the means over {self.n_seeds} seed(s) exceeds {self.k:g} "
-                "combined standard errors")
+        return (f"A ranks above B only if the difference of the means over {counted(self.n_seeds, 'seed')} exceeds "
+                f"{self.k:g} combined standard errors")
 
     def record(self, prefix: str) -> None:
         """Record the counts as key numbers ``<prefix>_agrees``, ``<prefix>_disagrees``, ``<prefix>_cannot``."""

@@ -38,7 +38,7 @@ knobs = {}  # overrides: max_steps, batch_size, masks_per_bucket, test_images, n
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from inpaintlib.chapter import delta_bars, run_context, run_variants, show
+from inpaintlib.chapter import counted, delta_bars, run_context, run_variants, show
 from inpaintlib.papers.ctxattn import ABLATIONS, ablation_recipe, ablation_variants, ablation_verdict, describe
 from inpaintlib.record import record
 
@@ -47,7 +47,7 @@ full_name = next(iter(ABLATIONS))
 n_seeds, names, full = run.n_seeds, run.variants(keep=(full_name,)), run.recipe.train
 cfg, base = run.config, run.cap(ablation_recipe(scale, device=device))
 print(run.describe())
-print(f"{scale} scale: {len(names)} variants x {n_seeds} seed(s), {base.train.steps} steps of batch "
+print(f"{scale} scale: {len(names)} variants x {counted(n_seeds, 'seed')}, {base.train.steps} steps of batch "
       f"{base.train.batch_size} each, critics {'on' if base.adversarial else 'OFF'} "
       f"(03_training: {full.steps} steps of batch {full.batch_size}, critics on)")
 print(describe(cfg, base))
@@ -78,7 +78,7 @@ buckets = list(d.protocol.bucket_labels)
 stats = runs[runs.metric.isin(["psnr", "ssim"]) & runs.bucket.isin(buckets)].groupby(
     ["variant", "metric", "bucket"])["value"].agg(["mean", "std"])
 cells = stats.apply(lambda r: f"{r['mean']:.3f} ± {r['std']:.3f}", axis=1).unstack(["metric", "bucket"])
-show(cells.reindex(names), f"Ablation, {scale} scale, mean ± std over {n_seeds} seed(s)")
+show(cells.reindex(names), f"Ablation, {scale} scale, mean ± std over {counted(n_seeds, 'seed')}")
 
 # %% [markdown]
 # ## Each variant against the full network
@@ -87,7 +87,7 @@ show(cells.reindex(names), f"Ablation, {scale} scale, mean ± std over {n_seeds}
 # standard deviation of the per-seed differences. Below 0: worse than the full network.
 
 # %%
-delta_bars(runs, full_name, "psnr", buckets, names, f"PSNR minus the full network, {n_seeds} seed(s), {scale} scale",
+delta_bars(runs, full_name, "psnr", buckets, names, f"PSNR minus the full network, {counted(n_seeds, 'seed')}, {scale} scale",
            "PSNR difference (dB)")
 plt.show()
 

@@ -35,7 +35,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from inpaintlib import viz
-from inpaintlib.chapter import completion_grid, demo_against_ci, evaluate_methods, run_context, show
+from inpaintlib.chapter import completion_grid, demo_against_ci, evaluate_methods, run_context, show, signed
 from inpaintlib.papers.ctxattn import table1_checks, table1_protocol
 from inpaintlib.papers.ctxattn.evaluation import methods_for, table1_frames
 from inpaintlib.record import record
@@ -73,7 +73,7 @@ margin = {b: float(tables[ours].loc["psnr", b] - tables["mean fill"].loc["psnr",
 record("ctxattn_eval_min_margin_over_mean_fill_db", min(margin.values()), 2)
 display(Markdown(f"At {scale} scale, best PSNR per bucket: " + "; ".join(f"{b}: {v}" for b, v in best.items())
                  + f". Our CtxAttn is best in {sum(v == ours for v in best.values())} of {len(best)} buckets; its "
-                 "margin over mean filling is " + ", ".join(f"{m:+.2f} dB ({b})" for b, m in margin.items()) + "."))
+                 "margin over mean filling is " + ", ".join(f"{signed(m)} dB ({b})" for b, m in margin.items()) + "."))
 
 # %% [markdown]
 # ## Completions on the same pairs

@@ -42,7 +42,7 @@ knobs = {}  # overrides: max_steps, warmup_steps, batch_size, masks_per_bucket, 
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from inpaintlib.chapter import against_mean_fill, completion_grid, learning_summary, predictor, run_context
+from inpaintlib.chapter import against_mean_fill, completion_grid, learning_summary, predictor, run_context, signed
 from inpaintlib.papers.deepgin import describe, train_deepgin
 from inpaintlib.papers.deepgin.recipe import adversarial_share, joined_history
 from inpaintlib.record import record
@@ -107,7 +107,7 @@ for name, r in runs.items():
     display(Markdown(
         f"{scale} scale: the adversarial stage ({recipe.train.steps} steps, with the "
         f"{', '.join(k for k in ('perceptual', 'style', 'tv') if recipe.loss_weights[k] > 0)} terms weighted in) "
-        f"moved the test PSNR by {gain:+.2f} dB from the warm-up checkpoint. Over its last logged steps the weighted "
+        f"moved the test PSNR by {signed(gain)} dB from the warm-up checkpoint. Over its last logged steps the weighted "
         f"adversarial term was {adv['adv_share']:.1e} of the generator's loss, and D's mean output was "
         f"{adv['d_real']:+.3f} on real and {adv['d_fake']:+.3f} on completed images (hinge loss {adv['d_loss']:.2f}; 4 "
         "means D cannot tell them apart at either scale). " + (

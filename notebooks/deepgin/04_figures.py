@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from inpaintlib.chapter import completion_grid, predictor, run_context, show
+from inpaintlib.chapter import completion_grid, predictor, run_context, show, signed
 from inpaintlib.masks import aim_box_mask, aim_free_form_mask, cellular_automaton_mask, to_tensor
 from inpaintlib.papers.deepgin import figures as F
 from inpaintlib.record import record
@@ -81,10 +81,11 @@ completion_grid({"coarse (G1)": coarse, "refined (G2)": predictor(model)}, image
 with torch.no_grad():
     fig, bp = F.bp_anatomy(model, images[2:3], masks[2:3])
 plt.show()
-record("deepgin_bp_psnr_before", bp["psnr_before_bp"], 2), record("deepgin_bp_psnr_after", bp["psnr_after_bp"], 2)
+record("deepgin_bp_psnr_before", bp["psnr_before_bp"], 2)
+record("deepgin_bp_psnr_after", bp["psnr_after_bp"], 2)
 display(Markdown(
     f"{scale} scale, this image: composite PSNR {bp['psnr_before_bp']:.2f} dB before BP and {bp['psnr_after_bp']:.2f} "
-    f"dB after ({bp['psnr_after_bp'] - bp['psnr_before_bp']:+.2f} dB). The mean weight is {bp['weight_hole']:.2f} in "
+    f"dB after ({signed(bp['psnr_after_bp'] - bp['psnr_before_bp'])} dB). The mean weight is {bp['weight_hole']:.2f} in "
     f"the hole and {bp['weight_known']:.2f} on known pixels."))
 
 # %% [markdown]

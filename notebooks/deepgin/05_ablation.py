@@ -34,7 +34,8 @@ knobs = {}  # overrides: max_steps, warmup_steps, batch_size, masks_per_bucket, 
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from inpaintlib.chapter import beside_paper, compare_to_paper, delta_bars, run_context, run_variants, show
+from inpaintlib.chapter import (beside_paper, compare_to_paper, counted, delta_bars, run_context, run_variants,
+                                show)
 from inpaintlib.papers.deepgin import checks, describe
 from inpaintlib.papers.deepgin.ablation import METRIC_NAMES, ablation_recipe, ablation_variants, paper_table1
 from inpaintlib.record import record
@@ -45,7 +46,7 @@ variants = run.variants(keep=("SPDResBlk-MSSA-BP",))
 recipe, adversarial = ablation_recipe(scale, device)
 recipe = run.cap(recipe)
 print(run.describe())
-print(f"{scale} scale: {len(variants)} of the 7 variants x {n_seeds} seed(s); "
+print(f"{scale} scale: {len(variants)} of the 7 variants x {counted(n_seeds, 'seed')}; "
       + (f"warm-up stage only (L1), {recipe.warmup_steps} steps of batch {recipe.train.batch_size} each (changed for "
          "the ablation)" if not adversarial else "both stages"))
 print(describe(cfg, recipe))
@@ -104,6 +105,6 @@ display(Markdown(verdict.text(scale, "Table 1 (PSNR)")))
 
 # %%
 ref = "SPDResBlk-MSSA-BP" if "SPDResBlk-MSSA-BP" in variants else variants[-1]
-delta_bars(runs, ref, "psnr", ["all"], variants, f"PSNR minus {ref}, {n_seeds} seed(s), {scale} scale",
+delta_bars(runs, ref, "psnr", ["all"], variants, f"PSNR minus {ref}, {counted(n_seeds, 'seed')}, {scale} scale",
            "PSNR difference (dB)")
 plt.show()

@@ -35,7 +35,7 @@ from IPython.display import Markdown, display
 
 from inpaintlib import viz
 from inpaintlib.chapter import (completion_grid, demo_against_ci, evaluate_methods, load_trained, predictor,
-                                run_context, shipped_checkpoints, show)
+                                run_context, shipped_checkpoints, show, signed)
 from inpaintlib.papers.deepgin import PAPER_TABLE2, PAPER_TABLE2_COLUMNS, checks
 from inpaintlib.papers.deepgin.evaluation import (claims_text, methods_for, perceptual_columns_text,
                                                   table2_layout)
@@ -69,8 +69,8 @@ record("deepgin_eval_ensemble_gain_db", float(gain["all"]), 2)
 best = {b: psnr_t[b].idxmax() for b in cols[:-1]}
 record("deepgin_eval_buckets_won", sum(v in (ours, ens) for v in best.values()))
 display(Markdown(
-    f"At {scale} scale the self-ensemble changes the PSNR by {gain['all']:+.2f} dB over all pairs ({gain.min():+.2f} "
-    f"to {gain.max():+.2f} dB by bucket). Best PSNR per bucket: " + "; ".join(f"{b}: {v}" for b, v in best.items())
+    f"At {scale} scale the self-ensemble changes the PSNR by {signed(gain['all'])} dB over all pairs ({signed(gain.min())} "
+    f"to {signed(gain.max())} dB by bucket). Best PSNR per bucket: " + "; ".join(f"{b}: {v}" for b, v in best.items())
     + f". DeepGIN (with or without the ensemble) is best in {sum(v in (ours, ens) for v in best.values())} of "
     f"{len(best)} buckets."))
 

@@ -107,8 +107,10 @@ display(Markdown(res.to_markdown(label=f"Biharmonic on {len(images)} test photog
 
 # %%
 (ok_lpips, why_lpips), (ok_fid, why_fid) = Q.lpips_available(), Q.fid_available()
-print(f"LPIPS available: {ok_lpips} ({why_lpips})\nFID available:   {ok_fid} ({why_fid})")
-record("lpips_available", str(ok_lpips))
+display(Markdown("\n".join(
+    f"- **{name}**: " + (("available" + (f" ({why})" if why else "")) if ok else f"not available here: {why}.")
+    for name, ok, why in (("LPIPS", ok_lpips, why_lpips), ("FID", ok_fid, why_fid)))))
+record("lpips_available", "yes" if ok_lpips else "no")
 
 # %% [markdown]
 # The Fréchet distance itself needs no weights. Between two samples drawn from one Gaussian its true value is 0;

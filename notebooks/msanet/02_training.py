@@ -84,7 +84,7 @@ for name, (model, history) in runs.items():
     ratio = float((250 * tail["style"] / tail["l2"]).mean())  # what the paper's gamma = 250 would weigh
     record(f"msanet_{name}_paper_style_over_l2", ratio, 1)
     display(Markdown(f"Over the last 20 logged steps, the style term weighted by the paper's 250 would be {ratio:.0f} "
-                     "times the $L_2$ term."))
+                     "times the L2 term."))
 
 # %% [markdown]
 # ## Completions

@@ -70,7 +70,7 @@ fig, sa = F.spatial_attention_figure(model, image, valid)
 plt.show()
 show(sa.T, f"Spatial attention of MSAU 1, {scale} scale", digits=3)
 record("msanet_fig5_corr_mean", round(float(sa["corr(W_s, contrast)"].mean()), 3))
-display(Markdown(f"Mean correlation of $W_s$ with local contrast over the four rates: "
+display(Markdown(f"Mean correlation of Wₛ with local contrast over the four rates: "
                  f"{sa['corr(W_s, contrast)'].mean():+.2f} (positive in {(sa['corr(W_s, contrast)'] > 0).sum()} of 4)."))
 
 # %% [markdown]

@@ -31,7 +31,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from inpaintlib.chapter import beside_paper, compare_to_paper, delta_bars, run_context, run_variants, show
+from inpaintlib.chapter import (beside_paper, compare_to_paper, counted, delta_bars, run_context, run_variants,
+                                show)
 from inpaintlib.papers.msanet import ABLATION_TABLES, VARIANTS, ablation_recipe, ablation_variants, checks, describe
 from inpaintlib.papers.msanet.ablation import ALL, paper_rows, resolution, table_runs
 from inpaintlib.record import record
@@ -41,7 +42,7 @@ cfg, n_seeds, full = run.config, run.n_seeds, run.recipe.train
 base = run.cap(ablation_recipe(scale, device))
 names_run = run.variants(keep=("MUM, no attention", "MSA-Net"))  # Table 4 compares them
 print(run.describe())
-print(f"{scale} scale: {len(names_run)} of {len(VARIANTS)} variants x {n_seeds} seed(s), {base.train.steps} steps of batch "
+print(f"{scale} scale: {len(names_run)} of {len(VARIANTS)} variants x {counted(n_seeds, 'seed')}, {base.train.steps} steps of batch "
       f"{base.train.batch_size} each (changed for the ablation; 02_training uses {full.steps} of batch {full.batch_size})")
 print(describe(cfg, base))
 
@@ -115,5 +116,5 @@ display(Markdown(
 
 # %%
 delta_bars(runs, "MSA-Net", "psnr", [ALL], names_run,
-           f"PSNR minus MSA-Net, mean ± std over {n_seeds} seed(s), {scale} scale", "PSNR difference (dB)")
+           f"PSNR minus MSA-Net, mean ± std over {counted(n_seeds, 'seed')}, {scale} scale", "PSNR difference (dB)")
 plt.show()

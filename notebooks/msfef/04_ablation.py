@@ -32,7 +32,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from inpaintlib.chapter import beside_paper, compare_to_paper, delta_bars, run_context, run_variants, show
+from inpaintlib.chapter import (beside_paper, compare_to_paper, counted, delta_bars, run_context, run_variants,
+                                show)
 from inpaintlib.metrics import lpips_available
 from inpaintlib.papers.msfef import (PAPER_TABLE1, PAPER_TABLE1_ROWS, ablation_recipe, ablation_variants, build_vgg,
                                      checks, describe, table1_protocol)
@@ -45,7 +46,7 @@ names_run = run.variants(keep=("All loss + MSFEF", "All loss + No MSFEF"))
 base = run.cap(ablation_recipe(scale, device=device))
 steps = base.train.steps
 print(run.describe())
-print(f"{scale} scale: {len(names_run)} variants x {n_seeds} seed(s), {steps} steps of batch {base.train.batch_size} "
+print(f"{scale} scale: {len(names_run)} variants x {counted(n_seeds, 'seed')}, {steps} steps of batch {base.train.batch_size} "
       f"each (changed for the ablation; 02_training uses {full.steps} steps of batch {full.batch_size})")
 print(describe(cfg, base))
 lpips_ok, lpips_reason = lpips_available()
@@ -140,6 +141,6 @@ display(Markdown(t1["text"]))
 
 # %%
 delta_bars(runs, "All loss + MSFEF", "psnr", buckets, [r for r in PAPER_TABLE1_ROWS if r in names_run],
-           f"PSNR minus All loss + MSFEF, mean ± std over {n_seeds} seed(s), {scale} scale ({steps} steps)",
+           f"PSNR minus All loss + MSFEF, mean ± std over {counted(n_seeds, 'seed')}, {scale} scale ({steps} steps)",
            "PSNR difference (dB)")
 plt.show()

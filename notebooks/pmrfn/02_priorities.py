@@ -64,11 +64,12 @@ F.priority_figure(r, image, valid)
 plt.show()
 n = r["numbers"]
 display(Markdown(
-    f"Of the {n['border_pixels']:,} border pixels at 256 px, one update with $\\delta = 0.5$ fills "
+    f"Of the {n['border_pixels']:,} border pixels at 256 px, one update with δ = 0.5 fills "
     f"{n['selected_h']} with the plain-gradient priority (h) and {n['selected_j']} with the residue priority (j) "
     f"(overlap, Jaccard: {n['jaccard_h_j']:.2f}); at 32 px it fills {n['selected_f']} of {n['border_pixels_low']}. "
     f"The partial convolution would fill all of them: the priority update is a much slower, ordered dilation."))
-record("pmrfn_fig2_selected_high", n["selected_h"]), record("pmrfn_fig2_border_pixels", n["border_pixels"])
+record("pmrfn_fig2_selected_high", n["selected_h"])
+record("pmrfn_fig2_border_pixels", n["border_pixels"])
 
 # %% [markdown]
 # ## Do the residue's gradients pick out texture?

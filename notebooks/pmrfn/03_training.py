@@ -88,7 +88,7 @@ for name, (model, history) in runs.items():
     learning_summary(history, splits[name], scale, f"pmrfn_{name}", terms)
     tail = history.train.iloc[-5:][["rec", "mrec_0", "mrec_1", "mrec_2"]].mean()
     record(f"pmrfn_{name}_final_rec", float(tail["rec"]), 4)
-    display(Markdown(f"Over the last 5 logged windows: $\\mathcal L_{{rec}}$ = {tail['rec']:.4f}; the side outputs' "
+    display(Markdown(f"Over the last 5 logged windows: the reconstruction loss = {tail['rec']:.4f}; the side outputs' "
                      f"L1 at levels 0, 1, 2 = {tail['mrec_0']:.4f}, {tail['mrec_1']:.4f}, {tail['mrec_2']:.4f}."))
 
 # %% [markdown]

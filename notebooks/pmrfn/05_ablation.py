@@ -37,7 +37,8 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
-from inpaintlib.chapter import beside_paper, compare_to_paper, delta_bars, run_context, run_variants, show
+from inpaintlib.chapter import (beside_paper, compare_to_paper, counted, delta_bars, run_context, run_variants,
+                                show)
 from inpaintlib.papers.pmrfn import TABLE2_FLAGS, ablation_config, ablation_recipe, ablation_variants, describe
 from inpaintlib.papers.pmrfn import tables as P
 from inpaintlib.record import record
@@ -47,7 +48,7 @@ run = run_context("pmrfn", scale, seed=seed, device=device, data_root=data_root,
 n_seeds, rows, full = run.n_seeds, run.variants(keep=("Full-Fledged",)), run.recipe.train
 cfg, base = ablation_config(scale), run.cap(ablation_recipe(scale, device))
 print(run.describe())
-print(f"{scale} scale: {len(rows)} of {len(TABLE2_FLAGS)} rows x {n_seeds} seed(s), {base.train.steps} steps of batch "
+print(f"{scale} scale: {len(rows)} of {len(TABLE2_FLAGS)} rows x {counted(n_seeds, 'seed')}, {base.train.steps} steps of batch "
       f"{base.train.batch_size} at {cfg.image_size} px each (changed for the ablation; 03_training uses {full.steps} "
       f"of batch {full.batch_size})")
 print(describe(cfg, base))
@@ -104,5 +105,5 @@ display(Markdown(
 
 # %%
 delta_bars(runs, "Full-Fledged", "psnr", ["all"], rows,
-           f"PSNR minus Full-Fledged, mean ± std over {n_seeds} seed(s), {scale} scale", "PSNR difference (dB)")
+           f"PSNR minus Full-Fledged, mean ± std over {counted(n_seeds, 'seed')}, {scale} scale", "PSNR difference (dB)")
 plt.show()

@@ -250,4 +250,5 @@ def growth_text(growth: dict) -> tuple[str, str]:
         f"With the 3x3 branch's mask a centred 45% hole is closed after **{closed3}**; had the module kept the 7x7 "
         f"branch's mask it would be closed after **{closed7}**. Inside {growth['stages'][last]} the 7x7 branch leaves "
         f"{b7[last]:.1%} of the positions in the hole against {h3[last]:.1%} for the 3x3 branch, but the module "
-        "discards what the larger kernels see beyond the 3x3 branch's reach (the fused output is multiplied by $M'_3$).")
+        "discards what the larger kernels see beyond the 3x3 branch's reach (the fused output is multiplied by the "
+        "3x3 branch's new mask, M′₃).")

@@ -128,6 +128,8 @@ def variant_below(a: str, b: str) -> dict[str, bool]:
 def consistency() -> dict:
     """Everything 06_evaluation shows about Tables 1-2's consistency: ``frames`` (caption -> table), ``numbers``
     (key-number name -> value) and ``text`` (the finding, generated from the numbers)."""
+    from ...chapter.text import counted
+
     avg = average_check()
     bad = avg[~avg["consistent"]]
     t21 = table2_vs_table1()
@@ -143,7 +145,7 @@ def consistency() -> dict:
             f"Table 2's Full-Fledged row equals Table 1's 'Ours' average in {int(t21['equal'].sum())} of {len(t21)} "
             "metrics" + ("" if t21["equal"].all() else " (" + ", ".join(
                 f"{r.metric}: {r._2} vs {r._3}" for r in t21[~t21["equal"]].itertuples()) + ")") + ". "
-            f"With the printed averages, another method is ahead of 'Ours' in {len(nb)} cell(s) ("
+            f"With the printed averages, another method is ahead of 'Ours' in {counted(len(nb), 'cell')} ("
             + "; ".join(f"{r.method} {r.metric} {r.column}: {r._4} vs {r.Ours}" for r in nb.itertuples())
             + f"); with the averages recomputed from the groups, in {len(nb_re)}."
             + (" The claim holds in every group; the bold 'Ave' cells that contradict it come from misprinted averages."
