@@ -5,6 +5,9 @@ One convention for the whole library (book/conventions.md, "Masks"): a mask is a
 """
 from __future__ import annotations
 
+from collections import Counter
+from typing import Sequence
+
 import torch
 
 VALID_CONVENTION = "a `valid` mask: float tensor of shape N x 1 x H x W with values exactly 0 or 1 (1 = known pixel, 0 = hole)"
@@ -105,12 +108,24 @@ def check_valid(
 
 
 def check_network_input(image: torch.Tensor, valid: torch.Tensor, channels: int, multiple: int,
-                        why: str = "", require_known: bool = False) -> torch.Tensor:
+                        why: str = "", require_known: bool = False, *,
+                        network: torch.nn.Module | None = None) -> torch.Tensor:
     """The checks every inpainting network runs on ``forward(image, valid)``: the image, the mask, the image's
-    ``channels``, and height and width multiples of ``multiple`` (``why`` says where the multiple comes from).
-    Returns ``valid`` in the image's dtype, expanded to the batch."""
+    ``channels``, and height and width multiples of ``multiple`` (``why`` says where the multiple comes from);
+    with ``network``, that the image has its parameters' dtype (outside autocast, which casts by itself) and
+    device. Returns ``valid`` in the image's dtype, expanded to the batch."""
     check_image(image)
     check_valid(valid, image, require_known=require_known)
+    param = next(network.parameters(), None) if network is not None else None
+    if param is not None:
+        name = type(network).__name__
+        if image.device != param.device:
+            raise ValueError(f"the image is on {image.device} but the parameters of {name} are on {param.device}: "
+                             f"move one to the other (image.to({str(param.device)!r}) or model.to(image.device))")
+        if image.dtype != param.dtype and not torch.is_autocast_enabled(image.device.type):
+            fix = "image.float()" if param.dtype == torch.float32 else f"image.to({param.dtype})"
+            raise ValueError(f"the image has dtype {image.dtype} but the parameters of {name} are {param.dtype}: "
+                             f"convert the input ({fix}, and the mask alike) or the network (model.to({image.dtype}))")
     if image.shape[1] != channels:
         raise ValueError(f"image must have {channels} channels (RGB), got {image.shape[1]}")
     h, w = image.shape[-2:]
@@ -118,3 +133,19 @@ def check_network_input(image: torch.Tensor, valid: torch.Tensor, channels: int,
         raise ValueError(f"image height and width must be multiples of {multiple}{why}, got {h}x{w}; "
                          "pad it (inpaintlib.inference.pad_to_multiple) or resize it")
     return valid.to(image.dtype).expand(image.shape[0], -1, -1, -1)
+
+
+def stack_images(images: Sequence[torch.Tensor], what: str, fix: str,
+                 names: Sequence[str] | None = None) -> torch.Tensor:
+    """``torch.stack(images)``, or a ``ValueError`` when their sizes differ that names the sizes found (with counts),
+    the first image of a size other than the most common one (``names[i]``, else its position) and ``fix``."""
+    shapes = [tuple(x.shape) for x in images]
+    counts = Counter(shapes)
+    if len(counts) <= 1:
+        return torch.stack(list(images))
+    common = counts.most_common(1)[0][0]
+    odd = next(i for i, s in enumerate(shapes) if s != common)
+    found = ", ".join(f"{' x '.join(map(str, s))} ({k} image{'s' if k > 1 else ''})" for s, k in counts.most_common())
+    who = names[odd] if names is not None else f"item {odd} of the batch"
+    raise ValueError(f"{what} have different sizes, so they cannot be stacked into one batch: found {found}; "
+                     f"{who} is {' x '.join(map(str, shapes[odd]))}. {fix}")

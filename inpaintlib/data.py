@@ -351,6 +351,8 @@ class ImageFolder(torch.utils.data.Dataset):
             raise ValueError(f"mode must be one of {FOLDER_MODES}, got {mode!r}")
         if transform is not None and not callable(transform):
             raise ValueError(f"transform must be a callable transform(image, rng) -> image, got {transform!r}")
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise ValueError(f"size must be a positive integer (the side of the square images), got {size!r}")
         self.root, self.size, self.mode, self.seed = Path(root), int(size), mode, int(seed)
         self.transform = transform
         self.random = transform is not None or mode == "random_crop"
@@ -418,18 +420,31 @@ def open_dataset(name: str, root: str | os.PathLike, split: str, size: int, mode
             f"dataset {name!r} is not prepared at {root} (no {mf.name}).\n"
             f"  Get the data: {_source_text(name)}\n"
             f"  Then run: {cmd}   (add --download where a public URL exists)")
-    m = json.loads(mf.read_text())
+    try:
+        m = json.loads(mf.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{mf} is not valid JSON ({e}); it was truncated or edited: re-run {cmd}") from None
+    splits = m.get("splits") if isinstance(m, dict) else None
+    if not isinstance(splits, dict) or not all(isinstance(v, list) for v in splits.values()):
+        raise ValueError(f"{mf} is not a dataset manifest: expected a JSON object with \"name\" and \"splits\" "
+                         f"(split -> list of files), got {type(m).__name__}"
+                         + (f" with keys {sorted(m)}" if isinstance(m, dict) else "") + f"; re-run {cmd}")
     if m.get("name") != name:
         raise ValueError(f"{mf} describes dataset {m.get('name')!r}, not {name!r}")
-    splits = m.get("splits", {})
     if split not in splits:
         raise ValueError(f"dataset {name!r} at {root} has splits {sorted(splits)}, not {split!r}")
     if mode is None:
         mode = "random_crop" if split == "train" else "center_crop"
     files = splits[split]
-    missing = [f for f in files[:1] + files[-1:] if not (root / f).is_file()]
+    bad = [f for f in files if not isinstance(f, str)]
+    if bad:
+        raise ValueError(f"{mf}: split {split!r} lists {len(bad)} entries that are not file names (e.g. {bad[0]!r}); "
+                         f"re-run {cmd}")
+    missing = [f for f in files if not os.path.isfile(root / f)]  # one stat per file
     if missing:
-        raise DatasetNotPrepared(f"{root} lists {missing[0]} in {mf.name} but the file is missing; "
+        more = f" and {len(missing) - 5:,} more" if len(missing) > 5 else ""
+        raise DatasetNotPrepared(f"{root}: {len(missing):,} of the {len(files):,} files that {mf.name} lists for "
+                                 f"split {split!r} are missing: {', '.join(missing[:5])}{more}; restore them or "
                                  f"re-run: {cmd}")
     return ImageFolder(root, size, mode, seed=seed, files=files)
 

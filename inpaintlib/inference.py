@@ -33,121 +33,39 @@ from torch import nn
 
 from . import classical
 from ._validate import VALID_CONVENTION, NonFiniteError, check_image, check_valid, nonfinite_message
+from .masks.reading import (CONVENTIONS, DEFAULT_MAX_HOLE_RATIO, bright_is_hole, bright_map, check_max_hole_ratio,
+                            inverted_message, other_convention, read_mask_values)
 
 __all__ = ["CONVENTIONS", "DEFAULT_MAX_HOLE_RATIO", "METHODS", "MaskConventionWarning", "align_pair", "as_valid",
            "crop_padding", "hole_ratio_message", "inpaint", "load_mask", "load_model", "model_geometry",
            "pad_to_multiple", "plan_resize", "transform_pair", "work_shape"]
-
-#: Convention name -> True when the bright (non-zero) level marks the hole. Keys are lower case, no spaces.
-CONVENTIONS: dict[str, bool] = {
-    "255=hole": True, "white=hole": True, "1=hole": True,
-    "255=known": False, "white=known": False, "1=known": False,
-}
-_OPPOSITE = {"hole": "known", "known": "hole"}
-_FULL_SCALES = (1, 255, 65535)
-
-#: A hole larger than this fraction of the image is more often a polarity mix-up than a real request.
-DEFAULT_MAX_HOLE_RATIO = 0.6
-
 
 class MaskConventionWarning(UserWarning):
     """The mask read under the stated convention looks inverted (most of the image would be a hole)."""
 
 
 # ------------------------------------------------------------------------------------------- mask conventions
-def _bright_is_hole(convention) -> bool:
-    key = str(convention).strip().lower().replace(" ", "") if convention is not None else ""
-    if key not in CONVENTIONS:
-        raise ValueError(f"unknown mask convention {convention!r}: say which level marks the hole, "
-                         "'255=hole' (white = hole, as in DeepFill's and LaMa's mask files) or '255=known' "
-                         f"(white = known pixels to keep); accepted names: {sorted(CONVENTIONS)}")
-    return CONVENTIONS[key]
-
-
-def _other(convention: str) -> str:
-    level, _, meaning = str(convention).strip().lower().replace(" ", "").partition("=")
-    return f"{level}={_OPPOSITE[meaning]}"
-
-
-def _full_scale(values: np.ndarray) -> int:
-    top = float(values.max()) if values.size else 0.0
-    return next((s for s in _FULL_SCALES if top <= s), _FULL_SCALES[-1])
-
-
-def _bright_map(values: np.ndarray, where: str, threshold: float | None) -> np.ndarray:
-    """Boolean map of the bright level. Without ``threshold`` the values must be exactly two levels, 0 and one of
-    1, 255 or 65535; with it, a value is bright when ``>= threshold * full scale``."""
-    if values.dtype == np.bool_:
-        return values.copy()
-    if threshold is not None:
-        if not 0 < threshold < 1:
-            raise ValueError(f"threshold must be a fraction of the full scale in (0, 1), got {threshold}")
-        return values >= threshold * _full_scale(values)
-    levels = np.unique(values)
-    nonzero = [float(v) for v in levels if v != 0]
-    if len(levels) > 2 or len(nonzero) > 1 or (nonzero and nonzero[0] not in _FULL_SCALES):
-        shown = ", ".join(f"{float(v):g}" for v in levels[:6]) + (", ..." if len(levels) > 6 else "")
-        raise ValueError(
-            f"{where} has {len(levels)} distinct values ({shown}); a mask must have exactly two levels, 0 and 255 "
-            "(or 0 and 1, or 0 and 65535 in 16-bit files). Grey edges come from JPEG compression or from resizing "
-            "with bilinear interpolation: save masks as PNG, resize them with nearest neighbour, or binarise "
-            "explicitly with threshold=0.5 (--mask-threshold 0.5 on the command line)")
-    return values != 0
-
-
+# The reading rules (value range, alpha channel, polarity check and its message) live in inpaintlib.masks.reading,
+# shared with the Liu irregular-mask loader.
 def hole_ratio_message(valid: torch.Tensor, convention: str, max_hole_ratio: float = DEFAULT_MAX_HOLE_RATIO,
                        where: str = "the mask") -> str | None:
     """A message naming the likely mix-up when more than ``max_hole_ratio`` of ``valid`` is hole, else ``None``."""
-    ratio = 1.0 - float(valid.double().mean())
-    if ratio <= max_hole_ratio:
-        return None
-    other = _other(convention)
-    return (f"{where} read with convention={convention!r} makes {ratio:.0%} of the image a hole (more than "
-            f"{max_hole_ratio:.0%}); masks from other codebases often use the opposite polarity: did you mean "
-            f"convention={other!r}? (it would make {1 - ratio:.0%} a hole). If the hole really is that large, "
-            "pass max_hole_ratio=None (--allow-large-hole on the command line)")
+    max_hole_ratio = check_max_hole_ratio(max_hole_ratio)
+    return inverted_message(1.0 - float(valid.double().mean()), read_with=f"convention={convention!r}",
+                            flipped=f"convention={other_convention(convention)!r}", where=where,
+                            max_hole_ratio=max_hole_ratio,
+                            accept="If the hole really is that large, pass max_hole_ratio=None (--allow-large-hole "
+                                   "on the command line)")
 
 
 def _finish(bright: np.ndarray, convention: str, where: str, max_hole_ratio: float | None) -> torch.Tensor:
-    valid = torch.from_numpy(np.ascontiguousarray(~bright if _bright_is_hole(convention) else bright))
+    valid = torch.from_numpy(np.ascontiguousarray(~bright if bright_is_hole(convention) else bright))
     valid = valid.to(torch.float32)
     if max_hole_ratio is not None:
         msg = hole_ratio_message(valid, convention, max_hole_ratio, where)
         if msg:
             warnings.warn(msg, MaskConventionWarning, stacklevel=3)
     return valid
-
-
-def _read_mask_values(path: Path) -> np.ndarray:
-    """The grey levels of a mask file as an ``H x W`` array (see :func:`load_mask` for the rules)."""
-    from PIL import Image, UnidentifiedImageError
-
-    if not path.is_file():
-        raise FileNotFoundError(f"mask file {path} does not exist")
-    try:
-        im = Image.open(path)
-        im.load()
-    except UnidentifiedImageError as e:
-        raise ValueError(f"mask file {path} is not an image PIL can read") from e
-    except (OSError, SyntaxError) as e:
-        raise ValueError(f"mask file {path} is corrupt or truncated ({type(e).__name__}: {e})") from None
-    with im:
-        if im.mode == "P":
-            im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-        if im.mode in ("LA", "PA", "RGBA"):
-            if int(np.asarray(im.getchannel("A")).min()) < 255:
-                raise ValueError(f"mask file {path} has transparent pixels (mode {im.mode}): masks are read from "
-                                 "their grey level, not from the alpha channel; save it as a grey PNG without alpha")
-            im = im.convert("L" if im.mode == "LA" else "RGB")
-        if im.mode not in ("1", "L", "RGB", "I", "F") and not im.mode.startswith("I;16"):
-            raise ValueError(f"mask file {path} has image mode {im.mode}; expected a grey (8- or 16-bit) or RGB PNG")
-        values = np.asarray(im)
-    if values.ndim == 3:
-        if not bool((values == values[..., :1]).all()):
-            raise ValueError(f"mask file {path} is a colour image (its R, G, B channels differ); an RGB mask is "
-                             "read as grey only when the three channels are equal at every pixel")
-        values = values[..., 0]
-    return values
 
 
 def load_mask(path: str | os.PathLike, convention: str, *, threshold: float | None = None,
@@ -159,12 +77,14 @@ def load_mask(path: str | os.PathLike, convention: str, *, threshold: float | No
     equal at every pixel and refused otherwise; a transparent alpha channel is refused (we never read a mask from
     transparency). The values must be exactly two levels, 0 and 255 (or 0 and 1, or 0 and 65535), else
     ``ValueError``; ``threshold=t`` instead binarises at ``t`` times the full scale. When the hole exceeds
-    ``max_hole_ratio`` of the image a :class:`MaskConventionWarning` names the other convention (``None`` = no
-    check).
+    ``max_hole_ratio`` (a fraction in (0, 1)) of the image a :class:`MaskConventionWarning` names the other
+    convention (``None`` = no check). These rules are :mod:`inpaintlib.masks.reading`'s, shared with
+    :func:`inpaintlib.masks.load_liu_irregular_masks`.
     """
-    _bright_is_hole(convention)  # an unknown convention fails before the file is read
+    bright_is_hole(convention)  # an unknown convention or a bad max_hole_ratio fails before the file is read
+    check_max_hole_ratio(max_hole_ratio)
     path = Path(path)
-    bright = _bright_map(_read_mask_values(path), f"mask file {path}", threshold)
+    bright = bright_map(read_mask_values(path), f"mask file {path}", threshold)
     return _finish(bright, convention, f"mask file {path}", max_hole_ratio)[None, None]
 
 
@@ -172,13 +92,14 @@ def as_valid(array, convention: str, *, threshold: float | None = None,
              max_hole_ratio: float | None = DEFAULT_MAX_HOLE_RATIO) -> torch.Tensor:
     """A mask array in another convention (numpy or torch; ``H x W``, ``N x H x W`` or ``N x 1 x H x W``; 0/255,
     0/1, 0/65535 or boolean) -> ``N x 1 x H x W`` float32 valid map, by the same rules as :func:`load_mask`."""
-    _bright_is_hole(convention)
+    bright_is_hole(convention)
+    check_max_hole_ratio(max_hole_ratio)
     a = array.detach().cpu().numpy() if isinstance(array, torch.Tensor) else np.asarray(array)
     if a.ndim == 4 and a.shape[1] == 1:
         a = a[:, 0]
     if a.ndim not in (2, 3) or a.size == 0:
         raise ValueError(f"as_valid expects a mask of shape H x W, N x H x W or N x 1 x H x W, got {a.shape}")
-    bright = _bright_map(a, "the mask", threshold)
+    bright = bright_map(a, "the mask", threshold)
     valid = _finish(bright, convention, "the mask", max_hole_ratio)
     return valid[None, None] if a.ndim == 2 else valid[:, None]
 
@@ -285,9 +206,21 @@ def transform_pair(image: torch.Tensor, valid: torch.Tensor, *, box: tuple[int, 
                              f"{h}x{w} image")
         image, valid = image[..., top:top + bh, left:left + bw], valid[..., top:top + bh, left:left + bw]
     if size is not None:
-        hw = (int(size[0]), int(size[1]))
+        hw = _check_hw(size)
         image, valid = _resize_image(image, hw), _resize_valid(valid, hw)
     return image, valid
+
+
+def _check_hw(size) -> tuple[int, int]:
+    """``size`` as ``(H, W)`` if it is a pair of positive integers; else a ``ValueError``."""
+    try:
+        h, w = size
+    except (TypeError, ValueError):
+        raise ValueError(f"size must be a pair (height, width) of positive integers, got {size!r}") from None
+    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in (h, w)):
+        raise ValueError(f"size must be a pair (height, width) of positive integers, got {size!r} (an empty image "
+                         "has nothing to inpaint)")
+    return int(h), int(w)
 
 
 # --------------------------------------------------------------------------------------------------- padding
@@ -457,7 +390,14 @@ def _run(fn, image: torch.Tensor, valid: torch.Tensor, hw: tuple[int, int], mult
                          "size (work_size='native' / --work-size native)") from None
     xp, vp, pads = pad_to_multiple(x, v, multiple)
     out = fn(xp.to(device), vp.to(device))
-    if isinstance(out, torch.Tensor) and not bool(torch.isfinite(out).all()):
+    if not isinstance(out, torch.Tensor) or out.shape != xp.shape:
+        got = (f"a tensor of shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else
+               f"a {type(out).__module__}.{type(out).__name__}" + (f" of shape {out.shape}" if hasattr(out, "shape")
+                                                                 else ""))
+        hint = " (convert a numpy result with torch.from_numpy(out))" if isinstance(out, np.ndarray) else ""
+        raise ValueError(f"fn(image, valid) returned {got}; it must return a torch.Tensor of its input image's shape "
+                         f"{tuple(xp.shape)} (N x C x H x W, the image with the hole filled){hint}")
+    if not bool(torch.isfinite(out).all()):
         raise NonFiniteError(nonfinite_message(out, "its output"))
     out = crop_padding(out.to(image.device, image.dtype), pads).clamp(0, 1)
     out = torch.where(v.bool(), x, out)
@@ -508,7 +448,8 @@ def inpaint(model_or_method, image: torch.Tensor, valid, *, work_size: str | int
     image, valid = align_pair(image, valid, resize_mask=resize_mask)
     check_valid(valid, image, require_hole=True, require_known=True)
     valid = valid.expand(image.shape[0], 1, *image.shape[-2:])
-    hw = work_shape(tuple(image.shape[-2:]), work_size or ("train" if train_size else "native"), train_size)
+    hw = work_shape(tuple(image.shape[-2:]), ("train" if train_size else "native") if work_size is None else work_size,
+                    train_size)
     device = next(module.parameters(), torch.empty(0)).device if module is not None else image.device
     was_training = module is not None and module.training
     if module is not None:

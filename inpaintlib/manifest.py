@@ -27,6 +27,19 @@ def _sidecar_commit(path: Path) -> str:
     return meta.get("git_commit", "unknown") if isinstance(meta, dict) else "unknown"
 
 
+def _verified_file(path: Path) -> tuple[str, int]:
+    """``(sha256, size)`` of ``path``; a checkpoint (``.safetensors``) must load and verify first."""
+    if path.suffix != ".safetensors":
+        return sha256_file(path), path.stat().st_size
+    from .weights import load_checkpoint  # weights imports this module
+
+    try:
+        _, meta = load_checkpoint(path, verify=True)
+    except ValueError as e:
+        raise ValueError(f"refusing to add {path} to the manifest: it does not verify ({e})") from None
+    return meta["sha256"], path.stat().st_size
+
+
 def _default_manifest_path() -> Path:
     return Path(__file__).resolve().parent.parent / "weights" / "manifest.json"
 
@@ -100,7 +113,9 @@ class Manifest:
     def add_entry(self, name: str, *, chapter: str, model: str, scale: str, file: str | os.PathLike,
                   sources: list[dict], metrics: Mapping[str, float] | None = None, commit: str | None = None,
                   root: str | os.PathLike | None = None, replace: bool = False, save: bool = True) -> dict:
-        """Add (or with ``replace=True`` replace) an entry; sha256 and size are computed from the file.
+        """Add (or with ``replace=True`` replace) an entry; sha256 and size are computed from the file. A
+        ``.safetensors`` file is loaded and verified first (content hash, sidecar, as ``load_checkpoint`` does): a
+        corrupt or edited checkpoint is refused, never published with a hash of its corrupt bytes.
 
         ``file`` is relative to ``root`` (default: the manifest's repository, i.e. the folder above
         ``weights/``). ``commit`` defaults to the sidecar's ``git_commit`` when the sidecar exists.
@@ -119,6 +134,7 @@ class Manifest:
                 rel = rel.resolve().relative_to(root.resolve())
             except ValueError:
                 raise ValueError(f"{file} is not inside {root}; give a path relative to the repository") from None
+        sha256, size = _verified_file(full)
         if commit is None:
             commit = _sidecar_commit(full)
         entry = {
@@ -127,8 +143,8 @@ class Manifest:
             "model": model,
             "scale": scale,
             "file": rel.as_posix(),
-            "sha256": sha256_file(full),
-            "size": full.stat().st_size,
+            "sha256": sha256,
+            "size": size,
             "sources": self._check_sources(sources),
             "metrics": to_jsonable(dict(metrics or {})),
             "commit": commit,

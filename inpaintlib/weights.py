@@ -252,18 +252,41 @@ def _legacy_sidecar(path: Path) -> dict:
     return meta
 
 
-def read_sidecar(path: str | os.PathLike) -> dict:
-    """The metadata of a checkpoint without loading the tensors: the header's embedded metadata (format 2, checked
-    against the sidecar) with the file's ``sha256``, ``size`` and ``content_sha256``; or the sidecar (format 1)."""
+def read_sidecar(path: str | os.PathLike, verify: bool = True) -> dict:
+    """The metadata of a checkpoint without parsing the tensors: the header's embedded metadata (format 2) with the
+    file's ``sha256``, ``size`` and ``content_sha256``; or the sidecar (format 1).
+
+    Format 2: with ``verify=True`` (default) the content hash must match the metadata and tensors, as in
+    :func:`load_checkpoint` (an edited config is refused, not returned), and the sidecar must agree. ``verify=False``
+    returns the header's metadata unchecked."""
     path = _tensor_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    found = embedded_meta(read_header(path), path)
+    if not verify:
+        found = embedded_meta(read_header(path), path)
+        if found is None:
+            return _legacy_sidecar(path)
+        return {**found[0], "sha256": sha256_file(path), "size": path.stat().st_size, "content_sha256": found[2]}
+    data = path.read_bytes()
+    header, body = split_file(data, path)
+    found = embedded_meta(header, path)
     if found is None:
         return _legacy_sidecar(path)
-    meta, _, digest = found
+    meta, text, digest = found
+    actual = sha256_bytes(data)
+    _check_content(path, text, header, body, digest, actual)
     reconcile_sidecar(path, sidecar_path(path), meta, digest)
-    return {**meta, "sha256": sha256_file(path), "size": path.stat().st_size, "content_sha256": digest}
+    return {**meta, "sha256": actual, "size": len(data), "content_sha256": digest}
+
+
+def _check_content(path: Path, text: str, header: dict, body: bytes, digest: str, actual: str) -> None:
+    """Refuse a format-2 file whose content hash does not match its metadata and tensors."""
+    computed = content_digest(text, header, body)
+    if computed != digest:
+        recorded = _sidecar_field(path, "sha256")
+        raise ValueError(f"checkpoint {path} is corrupt: its content hash {digest} does not match its metadata "
+                         f"and tensors ({computed}); file sha256 {actual}"
+                         + (f", the sidecar expects {recorded}" if recorded else "") + " - refusing to load it")
 
 
 def load_checkpoint(path: str | os.PathLike, verify: bool = True, device: str | torch.device = "cpu"
@@ -286,12 +309,7 @@ def load_checkpoint(path: str | os.PathLike, verify: bool = True, device: str | 
     if found is not None:
         meta, text, digest = found
         if verify:
-            computed = content_digest(text, header, body)
-            if computed != digest:
-                recorded = _sidecar_field(path, "sha256")
-                raise ValueError(f"checkpoint {path} is corrupt: its content hash {digest} does not match its metadata "
-                                 f"and tensors ({computed}); file sha256 {actual}"
-                                 + (f", the sidecar expects {recorded}" if recorded else "") + " - refusing to load it")
+            _check_content(path, text, header, body, digest, actual)
             reconcile_sidecar(path, sidecar_path(path), meta, digest)
         meta = {**meta, "sha256": actual, "size": len(data), "content_sha256": digest}
     else:

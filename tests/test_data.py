@@ -176,3 +176,30 @@ def test_open_dataset_reads_a_manifest_split(fake_folder):
         D.open_dataset("helen", fake_folder, "val", 16)
     with pytest.raises(ValueError, match="not 'ffhq'"):
         D.open_dataset("ffhq", fake_folder, "train", 16)
+
+
+_FILES = ["a/x.png", "gone/1.png", "b/deep/y.jpg", "gone/2.png", "gone/3.png", "gone/4.png", "gone/5.png",
+          "gone/6.png", "b/z.PNG"]
+_BAD_DATASETS = {  # manifest.json text (None: ImageFolder(size=0) instead) -> the error and its words
+    "ImageFolder(size=0)": (None, ValueError, r"size must be a positive integer.*got 0"),
+    "missing files in the middle of the list": (
+        json.dumps({"name": "helen", "splits": {"train": _FILES}}), D.DatasetNotPrepared,
+        r"6 of the 9 files that manifest.json lists for split 'train' are missing: gone/1.png, gone/2.png, "
+        r"gone/3.png, gone/4.png, gone/5.png and 1 more; restore them or re-run: python -m data_prep.datasets helen"),
+    "truncated manifest": ('{"name": "helen", "splits": {"train": ["a/x.pn', ValueError,
+                           r"manifest.json is not valid JSON .*truncated or edited: re-run python -m data_prep"),
+    "list-shaped manifest": (json.dumps(["a/x.png"]), ValueError, r"manifest.json is not a dataset manifest: "
+                                                                  r"expected a JSON object with \"name\" and "
+                                                                  r"\"splits\".*got list"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_DATASETS))
+def test_a_bad_size_or_manifest_is_refused_naming_what_is_wrong(fake_folder, case):
+    text, error, words = _BAD_DATASETS[case]
+    with pytest.raises(error, match=words):
+        if text is None:
+            D.ImageFolder(fake_folder, 0)
+        else:
+            (fake_folder / "manifest.json").write_text(text)
+            D.open_dataset("helen", fake_folder, "train", 16)

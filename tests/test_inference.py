@@ -172,6 +172,49 @@ def test_pad_to_multiple_reflects_mask_with_image_and_crops_back():
         assert torch.equal(INF.crop_padding(ip, pads), image) and torch.equal(INF.crop_padding(vp, pads), valid)
 
 
+_BAD_VALUES = {
+    "load_mask(max_hole_ratio=2)": r"max_hole_ratio must be a fraction of the image in \(0, 1\).*got 2",
+    "as_valid(max_hole_ratio=-0.5)": r"max_hole_ratio must be a fraction of the image in \(0, 1\).*got -0.5",
+    "hole_ratio_message(max_hole_ratio=1.5)": r"max_hole_ratio must be a fraction of the image in \(0, 1\)",
+    "transform_pair(size=(0, 10))": r"size must be a pair \(height, width\) of positive integers, got \(0, 10\)",
+    "inpaint(work_size=0)": r"work_size must be 'train', 'native' or a positive integer, got 0",
+}
+
+
+@pytest.mark.parametrize("call", sorted(_BAD_VALUES))
+def test_out_of_range_arguments_are_refused_naming_the_expected_form(tmp_path, call):
+    hole = _hole(32, 32)
+    path = _save(tmp_path / "m.png", hole.astype(np.uint8) * 255)
+    image, valid = torch.rand(1, 3, 32, 32), torch.from_numpy(~hole).float()[None, None]
+    run = {
+        "load_mask(max_hole_ratio=2)": lambda: INF.load_mask(path, "255=hole", max_hole_ratio=2),
+        "as_valid(max_hole_ratio=-0.5)": lambda: INF.as_valid(hole, "1=hole", max_hole_ratio=-0.5),
+        "hole_ratio_message(max_hole_ratio=1.5)": lambda: INF.hole_ratio_message(valid, "255=hole", 1.5),
+        "transform_pair(size=(0, 10))": lambda: INF.transform_pair(image, valid, size=(0, 10)),
+        "inpaint(work_size=0)": lambda: INF.inpaint("mean_fill", image, valid, work_size=0),
+    }[call]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", INF.MaskConventionWarning)
+        with pytest.raises(ValueError, match=_BAD_VALUES[call]):
+            run()
+
+
+_BAD_OUTPUTS = {
+    "numpy array": (lambda x, v: x.numpy(), r"returned a numpy.ndarray of shape \(1, 3, 32, 32\).*torch.from_numpy"),
+    "half size": (lambda x, v: x[..., ::2, ::2], r"returned a tensor of shape \(1, 3, 16, 16\); it must return a "
+                                                  r"torch.Tensor of its input image's shape \(1, 3, 32, 32\)"),
+    "tuple": (lambda x, v: (x, v), r"returned a builtins.tuple; it must return a torch.Tensor"),
+}
+
+
+@pytest.mark.parametrize("output", sorted(_BAD_OUTPUTS))
+def test_a_callable_returning_something_else_than_the_image_is_named(output):
+    fn, words = _BAD_OUTPUTS[output]
+    hole = _hole(32, 32)
+    with pytest.raises(ValueError, match=words):
+        INF.inpaint(fn, torch.rand(1, 3, 32, 32), torch.from_numpy(~hole).float()[None, None])
+
+
 # ---------------------------------------------------------------------------------------------------- models
 def test_600x512_image_through_a_ci_msfef_checkpoint_keeps_size_and_known_pixels(ci_checkpoint, tmp_path):
     model = INF.load_model(ci_checkpoint)

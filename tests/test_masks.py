@@ -224,6 +224,16 @@ def test_sample_in_bucket_works_by_rejection_for_other_generators_and_gives_up_l
         M.sample_in_bucket(msfef_rectangle_mask, 5, 64, 64, rng, max_tries=20)
 
 
+@pytest.mark.parametrize("generator, bucket, words", [
+    ("irregular", 9, r"bucket 9 does not exist: there are 6 buckets, indices 0 to 5"),
+    ("irregualr", 0, r"unknown mask generator 'irregualr'; known: \["),
+    ("irregular", "(0.1,0.2]", r"an index into the buckets or a \(lo, hi\) pair"),
+], ids=["bucket 9 of 6", "unknown generator", "a label"])
+def test_sample_in_bucket_refuses_a_bucket_or_generator_that_does_not_exist(generator, bucket, words):
+    with pytest.raises(ValueError, match=words):
+        M.sample_in_bucket(generator, bucket, 32, 32, np.random.default_rng(0), max_tries=5)
+
+
 def test_deepgin_masks_gives_box_ca_and_free_form_for_each_image():
     rng = np.random.default_rng(12)
     box, ca, ff = deepgin_masks(64, 64, rng)
@@ -395,3 +405,79 @@ def test_liu_loader_rejects_the_wrong_polarity_and_requires_it_explicitly(tmp_pa
         M.load_liu_irregular_masks(tmp_path / "liu", polarity="auto")
     with pytest.raises(TypeError):
         M.load_liu_irregular_masks(tmp_path / "liu")  # polarity has no default
+
+
+# ------------------------------------------------------------ one set of reading rules for both mask readers
+def _write_kind(folder: Path, kind: str, n: int = 6, size: int = 48) -> list[np.ndarray]:
+    """``n`` Liu-style masks (one per bucket, white = hole) written as ``kind``; returns their valid maps."""
+    folder.mkdir(parents=True)
+    out = []
+    for k in range(n):
+        v = M.sample_in_bucket("irregular", k % 6, size, size, np.random.default_rng([7, k]))
+        white = v == 0
+        path = folder / f"{k:05d}.png"
+        if kind == "0/1 levels":
+            Image.fromarray(white.astype(np.uint8)).save(path)
+        elif kind == "alpha channel":  # black everywhere, the mask in the transparency
+            a = np.zeros((size, size, 4), np.uint8)
+            a[..., 3] = white * 255
+            Image.fromarray(a, "RGBA").save(path)
+        elif kind == "truncated":
+            Image.fromarray(white.astype(np.uint8) * 255).save(path)
+            path.write_bytes(path.read_bytes()[:60])
+        out.append(v)
+    return out
+
+
+_READ_ERRORS = {
+    "0/1 levels": None,  # read by their own full scale, not blamed on the polarity or read as "no hole"
+    "alpha channel": r"00000.png has transparent pixels.*the mask is in the alpha channel",
+    "truncated": r"mask file \S*00000.png is corrupt or truncated",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_READ_ERRORS))
+def test_the_liu_loader_and_load_mask_read_mask_files_by_the_same_rules(tmp_path, kind):
+    from inpaintlib.inference import load_mask
+
+    error = _READ_ERRORS[kind]
+    valid = _write_kind(tmp_path / "m", kind)
+    readers = {"load_mask": lambda: load_mask(tmp_path / "m" / "00000.png", "255=hole", max_hole_ratio=None)}
+    for check in (True, False):
+        readers[f"liu check_polarity={check}"] = lambda check=check: M.load_liu_irregular_masks(
+            tmp_path / "m", "white_is_hole", check_polarity=check).masks()
+    for name, read in readers.items():
+        if error is not None:
+            with pytest.raises(ValueError, match=error):
+                read()
+            continue
+        got = read()
+        expected = torch.from_numpy(np.stack(valid[:len(got)]))[:, None]
+        assert torch.equal(got, expected), name
+
+
+_POLARITY_WORDS = {
+    "liu, inverted": r"median mask makes \d+% of the image a hole.*flip it - did you mean polarity='white_is_hole'",
+    "load_mask, inverted": r"makes \d+% of the image a hole.*flip it - did you mean convention='255=hole'",
+    "liu, no hole in any mask": r"flipping the polarity \(polarity='white_is_hole'\) would not help",
+}
+
+
+@pytest.mark.parametrize("reader", sorted(_POLARITY_WORDS))
+def test_one_polarity_check_and_message_serve_both_readers(tmp_path, reader):
+    from inpaintlib.inference import MaskConventionWarning, load_mask
+
+    words = _POLARITY_WORDS[reader]
+    folder = tmp_path / "m"
+    if reader == "liu, no hole in any mask":  # all white under white_is_valid: 0 % hole, 100 % if flipped
+        folder.mkdir()
+        for k in range(3):
+            Image.fromarray(np.full((16, 16), 255, np.uint8)).save(folder / f"{k:05d}.png")
+    else:
+        _fake_liu(folder, white_is_hole=True, n_per_bucket=1, size=48)
+    if reader.startswith("load_mask"):
+        with pytest.warns(MaskConventionWarning, match=words):
+            load_mask(folder / "00000.png", "255=known")
+    else:
+        with pytest.raises(ValueError, match=words):
+            M.load_liu_irregular_masks(folder, polarity="white_is_valid")

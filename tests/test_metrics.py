@@ -188,6 +188,16 @@ def test_evaluate_table_has_requested_buckets_and_protocol_text():
     assert np.all(np.diff(psnrs) < 0)
 
 
+@pytest.mark.parametrize("container", ["tensors", "(image, label) tuples"])
+def test_evaluate_names_images_of_different_sizes_and_the_fix(container):
+    imgs = [_images(n=1)[0], _images(n=1, h=40, w=36)[0], _images(n=1)[0]]
+    items = imgs if container == "tensors" else [(x, i) for i, x in enumerate(imgs)]
+    with pytest.raises(ValueError, match=r"the images have different sizes, so they cannot be stacked into one batch: "
+                                         r"found 3 x 32 x 32 \(2 images\), 3 x 40 x 36 \(1 image\); image 1 is "
+                                         r"3 x 40 x 36\. evaluate scores every image at the masks' size \(32x32\)"):
+        M.evaluate(lambda x, v: x, items, _masks())
+
+
 def test_evaluate_all_pairing_and_given_buckets():
     images, masks = _images(n=2), _masks()
     res = M.evaluate(lambda x, v: x, images, masks, M.Protocol(pairing="all"), mask_buckets=[0, 0, 5])

@@ -166,6 +166,18 @@ def test_bad_inputs_raise_value_error(bad):
         net(x, valid)
 
 
+@pytest.mark.parametrize("call", ["forward", "encode"])
+def test_a_batch_of_one_in_training_mode_names_the_batchnorm_stage_and_the_fix(call):
+    net = MSFEFNet(MSFEFConfig.ci()).train()  # the deepest map is 1x1 with BatchNorm (Table 2)
+    s = net.config.image_size
+    x, valid = torch.rand(1, 3, s, s), _hole_mask(1, s, s, (4, 12, 4, 12))
+    with pytest.raises(ValueError, match=r"training mode cannot run a batch of 1 32x32 image: its stage \S+ has "
+                                         r"BatchNorm on a 1x1 map.*batch_size >= 2.*model.eval\(\)"):
+        getattr(net, call)(x, valid)
+    with torch.no_grad():
+        assert net.eval()(x, valid).shape == (1, 3, s, s)  # a single image is fine for inference
+
+
 def test_paper_recipe_carries_the_papers_values_and_ci_changes_are_listed():
     from inpaintlib.papers.msfef import changes_from_paper, msfef_training
 

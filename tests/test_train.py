@@ -112,6 +112,35 @@ def test_bad_masks_raise(tmp_path, mask_fn, match):
         train(TinyNet(), l1_loss, Images(), mask_fn, _cfg(steps=2), tmp_path, progress=False)
 
 
+class MixedSizes(Images):
+    """Images of two sizes (a folder of photos without a transform to one size)."""
+
+    def __getitem__(self, i):
+        return self.x[i] if i % 2 else F.interpolate(self.x[i:i + 1], size=(24, 20))[0]
+
+
+_BAD_RUNS = {
+    "a dataset of mixed sizes": r"the dataset's images have different sizes, so they cannot be stacked into one "
+                                r"batch: found 3 x 16 x 16 \(8 images\), 3 x 24 x 20 \(8 images\); item \d+ of the "
+                                r"batch is 3 x 24 x 20.*give the dataset a transform to one size, e\.g\. "
+                                r"inpaintlib\.data\.ImageFolder",
+    "out_dir is a file": r"out_dir \S+run is a file: train writes .* into a folder",
+    "out_dir is below a file": r"out_dir \S+run/sub is below \S+run, which is a file",
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_RUNS))
+def test_a_run_that_cannot_stack_its_batch_or_write_its_folder_names_why(tmp_path, case):
+    out = tmp_path / "run" / ("sub" if "below" in case else "")
+    if "out_dir" in case:
+        (tmp_path / "run").write_text("a file, not a folder")
+    with pytest.raises((ValueError, NotADirectoryError), match=_BAD_RUNS[case]):
+        train(TinyNet(), l1_loss, MixedSizes() if "sizes" in case else Images(), box_mask,
+              _cfg(steps=1, batch_size=16), out, progress=False)  # one batch holds every image: both sizes
+    if "out_dir" in case:
+        assert (tmp_path / "run").read_text() == "a file, not a folder"
+
+
 def test_plateau_on_eval_metric_needs_eval_fn(tmp_path):
     cfg = _cfg(lr_schedule="plateau", plateau_metric="psnr", eval_every=2)
     with pytest.raises(ValueError, match="eval_fn"):

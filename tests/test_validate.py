@@ -1,4 +1,6 @@
 """The one mask convention (1 = known, 0 = hole) is checked with errors that name the problem."""
+import functools
+
 import pytest
 import torch
 
@@ -77,3 +79,24 @@ def test_network_input_check_names_channels_and_the_size_multiple():
         check_network_input(torch.rand(1, 4, 16, 24), valid, 3, 8)
     with pytest.raises(ValueError, match="multiples of 16 = 2\\*\\*depth.*16x24"):
         check_network_input(torch.rand(1, 3, 16, 24), valid, 3, 16, " = 2**depth (4 stride-2 stages)")
+
+
+@functools.lru_cache(maxsize=None)
+def _ci_network(paper: str):
+    from inpaintlib.registry import paper_model
+
+    spec = paper_model(paper)
+    config = spec.config_cls.ci()
+    return spec.network_cls(config).eval(), spec.size_multiple(config)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16], ids=str)
+@pytest.mark.parametrize("paper", ["ctxattn", "deepgin", "msanet", "msfef", "pmrfn"])
+def test_every_network_names_an_input_dtype_other_than_its_parameters_and_the_fix(paper, dtype):
+    net, multiple = _ci_network(paper)
+    side = max(multiple, 32 // multiple * multiple)
+    valid = torch.ones(1, 1, side, side, dtype=dtype)
+    valid[..., : side // 2, : side // 2] = 0
+    with pytest.raises(ValueError, match=rf"image has dtype {dtype} but the parameters of {type(net).__name__} are "
+                                         r"torch.float32: convert the input \(image.float\(\)"):
+        net(torch.rand(1, 3, side, side).to(dtype), valid)

@@ -298,3 +298,42 @@ def test_repository_manifest_lists_exactly_the_committed_checkpoints_and_each_ve
     assert sorted(e["file"] for e in in_repository) == committed
     verified = [e["name"] for e in in_repository if man.verify(e)]
     assert len(verified) == len(committed), (verified, committed)
+
+
+def _edit_embedded_config(path: Path) -> None:
+    """Change the config inside the header without updating the content hash (a hand-edited file)."""
+    import struct
+
+    from inpaintlib.ckpt_format import META_KEY, canonical
+
+    data = path.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    meta = json.loads(header["__metadata__"][META_KEY])
+    meta["config"]["width"] = 8
+    header["__metadata__"][META_KEY] = canonical(meta)
+    text = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(text)) + text + data[8 + n:])
+
+
+@pytest.mark.parametrize("damage", ["edited embedded config", "flipped tensor byte"])
+@pytest.mark.parametrize("reader", ["read_sidecar", "Manifest.add_entry"])
+def test_metadata_readers_and_the_manifest_refuse_a_checkpoint_that_does_not_verify(tmp_path, damage, reader):
+    (tmp_path / "weights").mkdir()
+    ck = tmp_path / "weights" / "tiny_ci.safetensors"
+    W.save_checkpoint(ck, Tiny(0), {"config": TinyConfig(), "scale": "ci"})
+    W.sidecar_path(ck).unlink()  # only the .safetensors travels: nothing else to compare with
+    if damage == "edited embedded config":
+        _edit_embedded_config(ck)
+    else:
+        data = bytearray(ck.read_bytes())
+        data[-1] ^= 1
+        ck.write_bytes(bytes(data))
+    man = W.Manifest(tmp_path / "weights" / "manifest.json")
+    with pytest.raises(ValueError, match=r"tiny_ci.safetensors is corrupt: its content hash"):
+        if reader == "read_sidecar":
+            W.read_sidecar(ck)
+        else:
+            man.add_entry("tiny", chapter="c", model="Tiny", scale="ci", file="weights/tiny_ci.safetensors",
+                          sources=_two_sources("weights/tiny_ci.safetensors"))
+    assert len(man) == 0 and not man.path.exists()

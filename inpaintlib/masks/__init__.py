@@ -13,6 +13,8 @@ Modules:
 * :mod:`.valid` -- :func:`to_tensor` and :func:`hole_ratio`;
 * :mod:`.collection` -- :class:`MaskCollection` and the loaders of Liu et al.'s irregular mask test set
   (:func:`nvidia_testset`: NVIDIA's release as shipped, buckets by file order);
+* :mod:`.reading` -- the one set of rules for reading mask files made elsewhere (value range, alpha channel,
+  polarity check and its message), shared by the Liu loaders and :func:`inpaintlib.inference.load_mask`;
 * :mod:`.testset` -- the fixed, seeded test sets (PNGs with **255 = known (valid), 0 = hole**):
   :func:`write_mask_testset`, :func:`cached_testset`, :class:`MaskTestSet`.
 

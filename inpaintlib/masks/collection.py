@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from .._validate import check_valid
-from ..buckets import BUCKETS, bucket_label, bucket_labels, bucket_of, check_closed
+from ..buckets import BUCKETS, bucket_label, bucket_of, check_closed
+from .reading import bright_map, inverted_message, read_mask_values
 
 __all__ = ["MaskCollection", "LIU_POLARITIES", "load_liu_irregular_masks", "nvidia_testset", "NVIDIA_TESTSET_COUNT",
            "NVIDIA_TESTSET_PER_BUCKET", "NVIDIA_TESTSET_FOLDERS", "nvidia_testset_names"]
@@ -26,6 +27,8 @@ LIU_POLARITIES = ("white_is_hole", "white_is_valid")
 
 
 def _read_png_gray(path: Path) -> np.ndarray:
+    """The grey levels of a fixed test set's own PNG (:class:`~.testset.MaskTestSet`); masks made elsewhere are read
+    by :mod:`.reading`'s rules."""
     from PIL import Image
     with Image.open(path) as im:
         if im.mode not in ("L", "1", "P", "RGB", "RGBA", "LA", "I", "I;16"):
@@ -132,10 +135,18 @@ class MaskCollection(torch.utils.data.Dataset):
         return out
 
 
+#: Liu polarity -> True when the bright level marks the hole (``"white_is_hole"`` is ``"255=hole"``).
+_WHITE_IS_HOLE = {"white_is_hole": True, "white_is_valid": False}
+
+
 def _liu_loader(polarity: str) -> Callable[[Path], np.ndarray]:
+    """Read by :mod:`.reading`'s rules (alpha refused, 0/1 and 16-bit files by their own full scale), then
+    re-binarised at half the full scale (127 in 8-bit files); a colour file is read by its luma."""
+    white_is_hole = _WHITE_IS_HOLE[polarity]
+
     def load(path: Path) -> np.ndarray:
-        white = _read_png_gray(path) > 127  # re-binarise
-        return (~white if polarity == "white_is_hole" else white).astype(np.float32)
+        white = bright_map(read_mask_values(path, colour="luma"), f"mask file {path}", threshold=0.5)
+        return (~white if white_is_hole else white).astype(np.float32)
     return load
 
 
@@ -144,13 +155,16 @@ def load_liu_irregular_masks(folder: str | os.PathLike, polarity: str, size: int
                              limit: int | None = None, check_polarity: bool = True) -> MaskCollection:
     """The NVIDIA irregular mask test set of Liu et al. (12,000 PNGs, 512 x 512) from ``folder``.
 
-    ``polarity`` must be given: ``"white_is_hole"`` or ``"white_is_valid"``. Masks are read as
-    grayscale, re-binarised at 127 and, when ``size`` is given, resized to ``size x size`` with nearest
+    ``polarity`` must be given: ``"white_is_hole"`` or ``"white_is_valid"``. Masks are read by the rules of
+    :func:`inpaintlib.inference.load_mask` (:mod:`inpaintlib.masks.reading`: 0/1, 0/255 and 16-bit files each by
+    their own full scale, a mask in an alpha channel refused by name), re-binarised at half the full scale (127 in
+    8-bit files; a colour file by its luma) and, when ``size`` is given, resized to ``size x size`` with nearest
     neighbour. Without ``size`` every mask must have the same size; one of another size is refused by name.
-    Hole ratios and buckets are computed on the loaded masks. With
-    ``check_polarity`` a wrong polarity is rejected with a ``ValueError`` when the median hole
-    ratio exceeds 0.6 (outside every Liu bucket) or more than half of the masks fall outside every
-    bucket. ``limit`` loads only the first ``limit`` files (sorted). Masks are decoded lazily.
+    Hole ratios and buckets are computed on the loaded masks. With ``check_polarity`` a wrong polarity is
+    rejected with a ``ValueError`` (the shared polarity check, :func:`~inpaintlib.masks.reading.inverted_message`)
+    when the median hole ratio exceeds 0.6 (outside every Liu bucket) or more than half of the masks fall outside
+    every bucket; the message names the other polarity when flipping would help. ``limit`` loads only the first
+    ``limit`` files (sorted). Masks are decoded lazily.
     """
     if polarity not in LIU_POLARITIES:
         raise ValueError(f"polarity must be given explicitly as one of {LIU_POLARITIES}, got {polarity!r}")
@@ -162,14 +176,12 @@ def load_liu_irregular_masks(folder: str | os.PathLike, polarity: str, size: int
         raise FileNotFoundError(f"no mask images (png/jpg/bmp) under {folder}")
     coll = MaskCollection(files, _liu_loader(polarity), None, buckets, closed, size=size)
     if check_polarity:
-        med = float(np.median(coll.hole_ratios))
-        outside = float((coll.bucket_ids < 0).mean())
-        if med > 0.6 or outside > 0.5:
-            other = LIU_POLARITIES[1 - LIU_POLARITIES.index(polarity)]
-            raise ValueError(
-                f"with polarity={polarity!r} the masks in {folder} have median hole ratio {med:.2f} and "
-                f"{outside:.0%} fall outside every bucket {bucket_labels(buckets, closed)}; "
-                f"the polarity is probably wrong: flip it (polarity={other!r}), or pass check_polarity=False")
+        other = LIU_POLARITIES[1 - LIU_POLARITIES.index(polarity)]
+        msg = inverted_message(coll.hole_ratios, read_with=f"polarity={polarity!r}", flipped=f"polarity={other!r}",
+                               where=f"the {len(coll)} masks in {folder}", buckets=buckets, closed=closed,
+                               accept="To keep them as read, pass check_polarity=False")
+        if msg:
+            raise ValueError(msg)
     return coll
 
 
@@ -203,8 +215,8 @@ def nvidia_testset(root: str | os.PathLike, size: int | None = None, *, allow_co
 
     ``root`` is the folder ``test_mask.zip`` was extracted into (``root/mask/testing_mask_dataset/00000.png`` ...
     ``11999.png``), or ``mask/`` or ``testing_mask_dataset/`` itself. In those PNGs **white (255) marks the hole**;
-    the masks come back as valid maps (**1 = known, 0 = hole**, re-binarised at 127) and, with ``size``, resized to
-    ``size x size`` with nearest neighbour. Bucket ids come from the file order: file ``k`` is in bucket
+    the masks come back as valid maps (**1 = known, 0 = hole**, read as :func:`load_liu_irregular_masks` reads
+    them) and, with ``size``, resized to ``size x size`` with nearest neighbour. Bucket ids come from the file order: file ``k`` is in bucket
     ``k // 2000`` of :data:`~inpaintlib.buckets.BUCKETS` (``(lo, hi]``). All 12,000 files must be there; a missing
     one raises ``FileNotFoundError`` naming the first few and how many, unless ``allow_count_mismatch`` (then the
     files that are there are read, each keeping the bucket of its number). ``measure`` computes every mask's hole

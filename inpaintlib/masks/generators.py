@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..buckets import BUCKETS, bucket_label, bucket_of, check_closed
+from ..buckets import BUCKETS, bucket_label, bucket_labels, bucket_of, check_closed
 from .drawing import (_paint_segment, _paint_thick_curve, _pixel_scale, _scaled, _step, _valid_from_hole,
                       check_rng, check_size, draw_strokes, rectangle_valid)
 
@@ -289,8 +289,27 @@ def sample_in_bucket(generator: Callable | str, bucket: int | tuple[float, float
     """
     check_closed(closed)
     check_rng(rng)
+    if isinstance(generator, str) and generator not in GENERATORS:
+        raise ValueError(f"unknown mask generator {generator!r}; known: {sorted(GENERATORS)} (or pass a callable "
+                         "f(h, w, rng) -> valid map)")
+    if not isinstance(generator, str) and not callable(generator):
+        raise ValueError(f"generator must be a name in {sorted(GENERATORS)} or a callable f(h, w, rng) -> valid map, "
+                         f"got {type(generator).__name__}")
     gen = GENERATORS[generator] if isinstance(generator, str) else generator
-    lo, hi = buckets[bucket] if isinstance(bucket, (int, np.integer)) else bucket
+    if isinstance(bucket, (int, np.integer)) and not isinstance(bucket, bool):
+        if not -len(buckets) <= bucket < len(buckets):
+            raise ValueError(f"bucket {bucket} does not exist: there are {len(buckets)} buckets, indices 0 to "
+                             f"{len(buckets) - 1} ({', '.join(bucket_labels(buckets, closed))}); or pass a (lo, hi) "
+                             "pair")
+        lo, hi = buckets[bucket]
+    else:
+        try:
+            lo, hi = (float(v) for v in bucket)
+        except (TypeError, ValueError):
+            raise ValueError(f"bucket must be an index into the buckets or a (lo, hi) pair of hole ratios, got "
+                             f"{bucket!r}") from None
+        if not 0 <= lo < hi <= 1:
+            raise ValueError(f"bucket (lo, hi) must satisfy 0 <= lo < hi <= 1 (hole ratios), got {bucket!r}")
     one = [(lo, hi)]
     kwargs = {"hole_range": (lo, hi)} if getattr(gen, "accepts_hole_range", False) else {}
     for _ in range(max_tries):

@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Sequence
 import pandas as pd
 import torch
 
-from .._validate import check_image, check_valid
+from .._validate import check_image, check_valid, stack_images
 from ..buckets import LIU_BUCKETS, bucket_labels, bucket_of
 from .perceptual import lpips_available, lpips_distance
 from .pixel import l1_hole_percent, l1_percent, l1_relative_percent, mse, psnr, ssim
@@ -296,6 +296,11 @@ def _bucket_table(per_image: pd.DataFrame, labels: list[str], want: list[str]) -
     return table
 
 
+_SIZE_FIX = ("evaluate scores every image at the masks' size ({0}x{1}): bring them to one size first, e.g. "
+             "inpaintlib.data.ImageFolder(root, size, mode='center_crop') or inpaintlib.data.resize_or_crop(image, "
+             "size) on each image")
+
+
 def evaluate(
     predict: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     images: torch.Tensor | Iterable,
@@ -337,7 +342,8 @@ def evaluate(
         it = tqdm(it, desc="evaluate", unit="batch")
     for start in it:
         chunk = pairs[start : start + batch_size]
-        gt = torch.stack([src[i] for i, _ in chunk]).to(device=device, dtype=torch.float32)
+        gt = stack_images([src[i] for i, _ in chunk], "the images", _SIZE_FIX.format(*masks.shape[-2:]),
+                          [f"image {i}" for i, _ in chunk]).to(device=device, dtype=torch.float32)
         valid = masks[[j for _, j in chunk]].to(device=device, dtype=torch.float32)
         check_image(gt, "images")
         if gt.shape[1] != 3:

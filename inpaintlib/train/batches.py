@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from .._validate import check_image, check_valid
+from .._validate import check_image, check_valid, stack_images
 from .config import TrainConfig
 from .distributed import DistContext
 
@@ -86,7 +86,9 @@ def collate(items: list) -> torch.Tensor:
             raise ValueError("the dataset must return images as C x H x W tensors (or (image, ...) tuples / "
                              f"{{'image': ...}} dicts), got {type(it).__name__} {getattr(it, 'shape', '')}")
         out.append(it)
-    return torch.stack(out)
+    return stack_images(out, "the dataset's images", "Training stacks a batch into one tensor: give the dataset a "
+                        "transform to one size, e.g. inpaintlib.data.ImageFolder(root, size, mode='random_crop') (or "
+                        "'resize' / 'center_crop'), or a transform(image, rng) that returns 3 x size x size")
 
 
 def make_masks(mask_fn: Callable, h: int, w: int, seed: int, t: int, indices: range, per_image: int = 1

@@ -65,12 +65,24 @@ def train(model: torch.nn.Module, loss_fn: Callable, dataset, mask_fn: Callable,
     See the package docstring for the ``loss_fn`` / ``d_loss_fn`` / ``mask_fn`` / ``eval_fn`` contracts.
     """
     _check_arguments(config, eval_fn, discriminator, d_loss_fn, dataset)
+    _check_out_dir(Path(out_dir))
     masks_per_image(mask_fn)  # a bad masks_per_image fails here, before anything is written
     ctx = DistContext(config.device)  # under torchrun the process group stays up for later calls (distributed.py)
     if config.batch_size % ctx.world:
         raise ValueError(f"batch_size={config.batch_size} is not divisible by the world size {ctx.world}")
     return _train(model, loss_fn, dataset, mask_fn, config, Path(out_dir), eval_fn, discriminator, d_loss_fn,
                   resume, progress, dict(checkpoint_meta or {}), ctx)
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """``out_dir`` must be a folder or a path that can become one: not a file, not below a file."""
+    for p in (out_dir, *out_dir.parents):
+        if p.exists():
+            if not p.is_dir():
+                what = "is a file" if p == out_dir else f"is below {p}, which is a file"
+                raise NotADirectoryError(f"out_dir {out_dir} {what}: train writes metrics.jsonl and its checkpoints "
+                                         "into a folder; give the path of a folder (it is created if missing)")
+            return
 
 
 def _check_arguments(config, eval_fn, discriminator, d_loss_fn, dataset) -> None:

@@ -191,7 +191,7 @@ class CtxAttnNet(InpaintingNet):
 
     # ------------------------------------------------------------------------------------------------
     def _check(self, image, valid):
-        return check_network_input(image, valid, 3, self.config.size_multiple)
+        return check_network_input(image, valid, 3, self.config.size_multiple, network=self)
 
     def _out(self, x):
         return x.clamp(-1, 1) if self.config.clip_output else x

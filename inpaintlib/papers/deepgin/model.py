@@ -312,7 +312,7 @@ class DeepGINNet(InpaintingNet):
                     m.zero_output()
 
     def _check(self, image: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        return check_network_input(image, valid, 3, self.config.size_multiple)
+        return check_network_input(image, valid, 3, self.config.size_multiple, network=self)
 
     def forward(self, image: torch.Tensor, valid: torch.Tensor, return_all: bool = False):  # noqa: D102
         valid = self._check(image, valid)

@@ -138,7 +138,7 @@ class MSANet(InpaintingNet):
         self.out = nn.Conv2d(c_in + c_fine + 4, 3, 3, padding=1)  # our choice: [U_3, FE conv, masked image, mask]
 
     def _check(self, image, valid):
-        return check_network_input(image, valid, 3, self.config.size_multiple)
+        return check_network_input(image, valid, 3, self.config.size_multiple, network=self)
 
     def trace(self, image: torch.Tensor, valid: torch.Tensor, check: bool = True) -> dict:
         """Every stage's features and masks: ``fe`` (list of (features, valid)), ``msau`` (per unit the parts of

@@ -219,9 +219,28 @@ class MSFEFNet(InpaintingNet):
 
     # -- input checks ------------------------------------------------------------------------------
     def _check(self, image: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        return check_network_input(image, valid, self.config.in_channels, 2 ** self.config.depth,
-                                   f" = 2**depth ({self.config.depth} stride-2 stages)",
-                                   require_known=True)  # as mean_fill: an all-hole mask leaves nothing to fill from
+        valid = check_network_input(image, valid, self.config.in_channels, 2 ** self.config.depth,
+                                    f" = 2**depth ({self.config.depth} stride-2 stages)",
+                                    require_known=True,  # as mean_fill: an all-hole mask leaves nothing to fill from
+                                    network=self)
+        if self.training:
+            n, _, h, w = image.shape
+            self._check_batch_norm(n, h, w)
+        return valid
+
+    def _check_batch_norm(self, n: int, h: int, w: int) -> None:
+        """In training mode BatchNorm needs more than one value per channel; the deepest stage's map is 1x1 at the
+        paper's 256 px (and at ci's 32 px), so a batch of one image cannot be trained on."""
+        sizes = [(s, h >> (i + 1), w >> (i + 1)) for i, s in enumerate(self.encoder)]
+        sizes += [(s, h >> (self.config.depth - 1 - j), w >> (self.config.depth - 1 - j))
+                  for j, s in enumerate(self.decoder)]
+        for stage, sh, sw in sizes:
+            if isinstance(stage.norm, nn.BatchNorm2d) and n * sh * sw < 2:
+                raise ValueError(
+                    f"MSFEFNet in training mode cannot run a batch of {n} {h}x{w} image: its stage {stage.name} has "
+                    f"BatchNorm on a {sh}x{sw} map, which needs more than one value per channel to compute batch "
+                    "statistics. Train with batch_size >= 2 (or larger images), or call model.eval() to run it on a "
+                    "single image")
 
     def msfef_modules(self) -> list[MSFEFModule]:
         """The MSFEF modules of the encoder, in order (empty with ``use_msfef=False``)."""

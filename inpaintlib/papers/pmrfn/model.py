@@ -148,7 +148,7 @@ class PMRFNNet(InpaintingNet):
 
     def _check(self, image, valid):
         return check_network_input(image, valid, 3, self.config.size_multiple,
-                                   " (three halvings to the lowest branch)")
+                                   " (three halvings to the lowest branch)", network=self)
 
     def trace(self, image: torch.Tensor, valid: torch.Tensor, check: bool = True) -> dict:
         """``stem``/``branches`` (features, valid per branch after the transitions), ``stages`` (per stage the
