@@ -240,5 +240,5 @@ def test_no_bare_file_name_in_the_books_text_becomes_a_web_link():
     links = [f"{p.relative_to(ROOT)}: {c.attrs['href']}" for p, t in texts for tok in md.parse(t)
              for c in tok.children or [] if c.type == "link_open" and c.markup == "linkify"]
     assert not links, "bare names turned into web links:\n" + "\n".join(links)
-    assert [c.attrs["href"] for tok in md.parse("From HRNet (REFERENCE.md).") for c in tok.children or []
-            if c.type == "link_open"] == ["http://REFERENCE.md"]  # the check sees what the book would link
+    assert [c.attrs["href"] for tok in md.parse("From HRNet (NOTES.md).") for c in tok.children or []
+            if c.type == "link_open"] == ["http://NOTES.md"]  # the check sees what the book would link

@@ -615,3 +615,11 @@ def test_the_paper_scale_training_notebook_path_trains_on_whole_512_px_images(tm
     (image, valid), = seen
     assert image.shape == (1, 3, 256, 256) and valid.shape == (1, 1, 256, 256)
     assert out["warmup"][1].train["loss"].notna().all()
+
+
+def test_back_projection_count_is_derived_from_the_layout_and_fits_table1s_printed_step():
+    from inpaintlib.papers.deepgin.architecture import bp_derivation
+
+    bp = bp_derivation()
+    assert bp["derived"] == bp["model"] == (9 * 128 * 32 + 32) + (9 * 32 * 3 + 3) + (9 * 32 + 1)
+    assert bp["lo"] <= bp["derived"] <= bp["hi"] and "lies inside" in bp["text"]

@@ -32,7 +32,8 @@ from IPython.display import Markdown, display
 from inpaintlib.chapter import show
 from inpaintlib.data import SampleScenes
 from inpaintlib.masks import center_box_mask, to_tensor
-from inpaintlib.papers.deepgin import PAPER_TABLE1_PARAMS, DeepGINConfig, DeepGINNet, architecture_table
+from inpaintlib.papers.deepgin import DeepGINConfig, DeepGINNet, architecture_table
+from inpaintlib.papers.deepgin.architecture import bp_derivation
 from inpaintlib.papers.deepgin import figures as F
 from inpaintlib.record import record
 
@@ -83,22 +84,10 @@ display(Markdown(f"{int(t1['matches'].sum())} of the 7 printed counts are reprod
 # at full size (32), and lands inside the window that the printed, rounded counts leave.
 
 # %%
-bp_rows = pd.DataFrame([
-    {"layer": "I_lr: 3x3 conv 128 -> 32", "parameters": 3 * 3 * 128 * 32 + 32},
-    {"layer": "I_lr: 3x3 conv 32 -> 3", "parameters": 3 * 3 * 32 * 3 + 3},
-    {"layer": "weight map: 3x3 conv 32 -> 1, sigmoid", "parameters": 3 * 3 * 32 * 1 + 1}]).set_index("layer")
-bp_derived = int(bp_rows["parameters"].sum())
-with torch.device("meta"):  # counts only; the row before matches its printed digits (Table 1 above)
-    bp_model = DeepGINNet(DeepGINConfig.paper()).parameter_groups()["G2 back projection"]
-    before = DeepGINNet(DeepGINConfig.variant("SPDResBlk-MSSA")).num_parameters()
-show(bp_rows, "Back Projection's parameters, layer by layer (paper configuration)")
-assert bp_derived == bp_model, (bp_derived, bp_model)
-after = float(PAPER_TABLE1_PARAMS["SPDResBlk-MSSA-BP"].rstrip("M")) * 1e6  # printed to the thousand
-lo, hi = round(after - 500 - before), round(after + 499 - before)
-display(Markdown(f"Derived: **{bp_derived:,}** parameters, the module's own count {bp_model:,}. From our "
-                 f"{before:,} for SPDResBlk-MSSA to the printed {PAPER_TABLE1_PARAMS['SPDResBlk-MSSA-BP']}, the step "
-                 f"can be {lo:,} .. {hi:,}: the derived count "
-                 f"{'lies inside' if lo <= bp_derived <= hi else 'lies OUTSIDE'} it."))
+bp = bp_derivation()
+show(bp["table"], "Back Projection's parameters, layer by layer (paper configuration)")
+assert bp["derived"] == bp["model"], (bp["derived"], bp["model"])
+display(Markdown(bp["text"]))
 
 # %% [markdown]
 # ## Paper Figs. 2-3: the layers of G1 and G2

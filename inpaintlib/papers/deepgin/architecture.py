@@ -11,7 +11,7 @@ from torch import nn
 from ...layers.nonlocal_attention import NonLocalBlock
 from .model import DeepGINConfig, DeepGINNet
 
-__all__ = ["architecture_table"]
+__all__ = ["architecture_table", "bp_derivation"]
 
 
 def _row(name: str, m: nn.Module, out: torch.Tensor) -> dict:
@@ -48,3 +48,31 @@ def architecture_table(config: DeepGINConfig, image_size: int | None = None) -> 
         for h in hooks:
             h.remove()
     return rows
+
+
+def bp_derivation(config: DeepGINConfig | None = None) -> dict:
+    """Table 1's last step (Back Projection) derived from the authors' layout (:mod:`.model`): a k x k convolution
+    from ``in`` to ``out`` channels with a bias holds ``k * k * in * out + out`` weights. ``table`` (one row per
+    convolution), ``derived``, ``model`` (the module's own count), ``lo``/``hi`` (the step the printed, rounded
+    SPDResBlk-MSSA-BP count allows from our exact SPDResBlk-MSSA count) and ``text``, generated from these."""
+    import pandas as pd
+
+    from .tables import PAPER_TABLE1_PARAMS
+
+    cfg = config or DeepGINConfig.paper()
+    lr, full = cfg.refine_widths[cfg.bp_level], cfg.refine_widths[0]
+    table = pd.DataFrame([
+        {"layer": f"I_lr: 3x3 conv {lr} -> {full}", "parameters": 3 * 3 * lr * full + full},
+        {"layer": f"I_lr: 3x3 conv {full} -> 3", "parameters": 3 * 3 * full * 3 + 3},
+        {"layer": f"weight map: 3x3 conv {full} -> 1, sigmoid", "parameters": 3 * 3 * full * 1 + 1}]).set_index("layer")
+    derived = int(table["parameters"].sum())
+    with torch.device("meta"):  # counts only
+        model = DeepGINNet(cfg).parameter_groups()["G2 back projection"]
+        before = DeepGINNet(DeepGINConfig.variant("SPDResBlk-MSSA", base=cfg)).num_parameters()
+    printed = PAPER_TABLE1_PARAMS["SPDResBlk-MSSA-BP"]
+    after = float(printed.rstrip("M")) * 1e6  # printed to the thousand
+    lo, hi = round(after - 500 - before), round(after + 499 - before)
+    text = (f"Derived: **{derived:,}** parameters, the module's own count {model:,}. From our {before:,} for "
+            f"SPDResBlk-MSSA to the printed {printed}, the step can be {lo:,} .. {hi:,}: the derived count "
+            f"{'lies inside' if lo <= derived <= hi else 'lies OUTSIDE'} it.")
+    return {"table": table, "derived": derived, "model": model, "lo": lo, "hi": hi, "text": text}
